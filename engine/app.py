@@ -1,0 +1,240 @@
+"""The engine's HTTP service (aiohttp). Reads the clock once per request and nothing else.
+
+Routes
+- GET /live/master.m3u8?channel=ID and GET /channels/ID/master.m3u8: multivariant playlist.
+- GET /live/<variant>.m3u8?channel=ID and GET /channels/ID/<variant>.m3u8: media playlist.
+  Variants are addressed by path because CloudFront forwards only the `channel` query string.
+- GET /health (load balancer), GET /metrics (Prometheus text format).
+
+Caching: a media playlist's max-age never exceeds the time until its window changes, nor half
+the target duration; every error is `Cache-Control: no-store` (a CDN keeps an error for at
+least its error-caching TTL otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from engine.channels import Channels, Rendered
+from engine.clock import Clock, SystemClock
+from engine.errors import BadRequest, EngineError, NotOnAir, PlanError
+from engine.model import NAME_PATTERN, US_PER_S
+from engine.plan_format import load_plan_directory
+from engine.settings import EngineSettings
+from engine.timeline import Timeline, compile_timeline
+
+log = logging.getLogger("vchannel.engine")
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+MULTIVARIANT_MAX_AGE_S = 10
+"""The multivariant playlist changes only with the plan; CDNs may keep it this long."""
+
+CHANNELS = web.AppKey("channels", Channels)
+CLOCK = web.AppKey("clock", Clock)
+SETTINGS = web.AppKey("settings", EngineSettings)
+
+
+class Metrics:
+    """Prometheus metrics of one engine process (its own registry, so apps do not clash)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "vchannel_engine_requests",
+            "HTTP requests by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.render_cache = Counter(
+            "vchannel_engine_render_cache",
+            "Media playlist requests answered from the render cache (hit) or rendered (miss)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.channels = Gauge(
+            "vchannel_engine_channels", "Channels this engine serves", registry=self.registry
+        )
+        # labels() validates and locks on every call; the request path reuses the children.
+        self._requests: dict[tuple[str, int], Any] = {}
+        self._hit = self.render_cache.labels("hit")
+        self._miss = self.render_cache.labels("miss")
+
+    def count_request(self, route: str, status: int) -> None:
+        child = self._requests.get((route, status))
+        if child is None:
+            child = self._requests[(route, status)] = self.requests.labels(route, str(status))
+        child.inc()
+
+    def count_render(self, cache_hit: bool) -> None:
+        (self._hit if cache_hit else self._miss).inc()
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def load_timelines(path: Path) -> dict[str, Timeline]:
+    """Compile every plan under `path`; PlanError names the file, field and reason."""
+    plans, assets = load_plan_directory(path)
+    timelines: dict[str, Timeline] = {}
+    for plan_path, plan in plans:
+        try:
+            timeline = compile_timeline(plan, assets)
+        except PlanError as error:
+            raise PlanError(
+                str(plan_path), error.field, f"{error.where}: {error.reason}"
+            ) from error
+        if plan.channel.id in timelines:
+            raise PlanError(str(plan_path), "channel.id", f"{plan.channel.id!r} is defined twice")
+        timelines[plan.channel.id] = timeline
+    return timelines
+
+
+def _problem(
+    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    """An RFC 9457 problem response that no cache keeps."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    response = web.Response(
+        status=status, body=body.encode(), content_type="application/problem+json"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map errors to problem+json, add CORS, and count every request by route and status."""
+    metrics = request.app[METRICS]
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    try:
+        response = await handler(request)
+    except EngineError as error:
+        headers = {}
+        if isinstance(error, NotOnAir):
+            wait = request.app[CLOCK].now_us()
+            headers["Retry-After"] = str(max(1, math.ceil((error.until_us - wait) / US_PER_S)))
+        response = _problem(error.status, error.title, error.detail, headers)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        response = _problem(error.status, error.reason, f"{request.method} {request.path}")
+    except Exception:
+        log.exception("unexpected error serving %s", request.path_qs)
+        response = _problem(500, "Internal error", "the engine failed; see its log")
+    response.headers["Access-Control-Allow-Origin"] = request.app[SETTINGS].cors_origin
+    metrics.count_request(route, response.status)
+    return response
+
+
+def _channel_query(request: web.Request) -> str:
+    values = request.query.getall("channel", [])
+    if not values:
+        raise BadRequest("channel", "the query parameter is required, e.g. ?channel=my-channel")
+    if len(values) > 1:
+        raise BadRequest("channel", "give the query parameter once")
+    return _checked_channel(values[0])
+
+
+def _checked_channel(value: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise BadRequest("channel", f"{value[:80]!r} is not a channel id (a-z, 0-9, '-', '_')")
+    return value
+
+
+def _playlist_response(request: web.Request, rendered: Rendered, max_age_s: int) -> web.Response:
+    headers = {"Cache-Control": f"max-age={max_age_s}", "ETag": rendered.etag}
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None and rendered.etag in if_none_match.split(","):
+        return web.Response(status=304, headers=headers)
+    # body= bytes with content_type: text= would append '; charset=utf-8' to the type.
+    return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
+
+
+async def _media(request: web.Request, channel_id: str, variant: str) -> web.Response:
+    clock, channels = request.app[CLOCK], request.app[CHANNELS]
+    now = clock.now_us()
+    playlist = channels.media_playlist(channel_id, variant, now)
+    request.app[METRICS].count_render(playlist.cache_hit)
+    until_change_s = (playlist.valid_until_us - now) // US_PER_S
+    max_age = max(0, min(playlist.target_duration_s // 2, until_change_s))
+    return _playlist_response(request, playlist.rendered, max_age)
+
+
+async def live_master(request: web.Request) -> web.Response:
+    channel_id = _channel_query(request)
+    rendered = request.app[CHANNELS].multivariant_playlist(
+        channel_id, "live", lambda name: f"{name}.m3u8?channel={channel_id}"
+    )
+    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+
+
+async def live_media(request: web.Request) -> web.Response:
+    return await _media(request, _channel_query(request), request.match_info["variant"])
+
+
+async def path_master(request: web.Request) -> web.Response:
+    channel_id = _checked_channel(request.match_info["channel"])
+    rendered = request.app[CHANNELS].multivariant_playlist(
+        channel_id, "path", lambda name: f"{name}.m3u8"
+    )
+    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+
+
+async def path_media(request: web.Request) -> web.Response:
+    channel_id = _checked_channel(request.match_info["channel"])
+    return await _media(request, channel_id, request.match_info["variant"])
+
+
+async def health(request: web.Request) -> web.Response:
+    channels = request.app[CHANNELS]
+    body = json.dumps({"status": "ok", "channels": len(channels)}).encode()
+    response = web.Response(body=body, content_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def metrics(request: web.Request) -> web.Response:
+    collected = request.app[METRICS]
+    collected.channels.set(len(request.app[CHANNELS]))
+    response = web.Response(body=generate_latest(collected.registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def create_app(
+    settings: EngineSettings,
+    *,
+    timelines: dict[str, Timeline] | None = None,
+    clock: Clock | None = None,
+) -> web.Application:
+    """The engine application. Timelines default to the plans under settings.plans_path."""
+    if timelines is None:
+        timelines = load_timelines(settings.plans_path) if settings.plans_path else {}
+    app = web.Application(middlewares=[problem_middleware])
+    app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock(settings.clock_start_us, settings.clock_speed)
+    app[CHANNELS] = Channels(timelines)
+    app[METRICS] = Metrics()
+    app.router.add_get("/live/master.m3u8", live_master)
+    app.router.add_get("/live/{variant}.m3u8", live_media)
+    app.router.add_get("/channels/{channel}/master.m3u8", path_master)
+    app.router.add_get("/channels/{channel}/{variant}.m3u8", path_media)
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,328 @@
+"""JSON shapes of plans and asset indexes, as files (`--plans DIR`) and, later, the plan feed.
+
+Pydantic validates them at this boundary and they are converted into the core's frozen
+dataclasses; every error names the file, the field path and the reason.
+
+A plan directory holds one `<channel>.json` plan per channel and an `assets/` folder with one
+`<asset>.json` index per asset.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import PlanError
+from engine.model import (
+    US_PER_S,
+    AssetIndex,
+    Block,
+    ByteRange,
+    Channel,
+    Checkpoint,
+    Clip,
+    Container,
+    InitSection,
+    Key,
+    Plan,
+    ProfileEntry,
+    Rendition,
+    Segment,
+)
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Resolution = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def to_us(moment: datetime) -> int:
+    """An aware datetime as microseconds since the epoch (exact, no float)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
+
+
+def from_us(instant_us: int) -> datetime:
+    from datetime import timedelta
+
+    return _EPOCH + timedelta(microseconds=instant_us)
+
+
+def _resolution(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    width, height = value.split("x")
+    return (int(width), int(height))
+
+
+def _resolution_text(value: tuple[int, int] | None) -> str | None:
+    return None if value is None else f"{value[0]}x{value[1]}"
+
+
+class ByteRangeModel(_Strict):
+    length: int = Field(ge=1)
+    offset: int = Field(ge=0)
+
+
+class InitModel(_Strict):
+    uri: str
+    byterange: ByteRangeModel | None = None
+
+
+class KeyModel(_Strict):
+    method: str
+    uri: str | None = None
+    iv: str | None = None
+    keyformat: str | None = None
+    keyformatversions: str | None = None
+
+
+class SegmentModel(_Strict):
+    uri: str = Field(min_length=1)
+    duration_us: int = Field(ge=1)
+    byterange: ByteRangeModel | None = None
+    init: InitModel | None = None
+    key: KeyModel | None = None
+    discontinuity: bool = False
+
+
+class RenditionModel(_Strict):
+    name: Slug
+    bandwidth: int = Field(ge=0)
+    codecs: str | None = None
+    resolution: Resolution | None = None
+    frame_rate: float | None = Field(default=None, gt=0)
+    segments: list[SegmentModel] = Field(min_length=1)
+
+
+class AssetIndexModel(_Strict):
+    id: Slug
+    version: int = Field(ge=1)
+    url: str
+    title: str = ""
+    container: Literal["ts", "fmp4"]
+    independent_segments: bool
+    renditions: list[RenditionModel] = Field(min_length=1)
+
+    def to_core(self) -> AssetIndex:
+        def byterange(value: ByteRangeModel | None) -> ByteRange | None:
+            return None if value is None else ByteRange(value.length, value.offset)
+
+        renditions = tuple(
+            Rendition(
+                name=r.name,
+                bandwidth=r.bandwidth,
+                codecs=r.codecs,
+                resolution=_resolution(r.resolution),
+                frame_rate=r.frame_rate,
+                segments=tuple(
+                    Segment(
+                        uri=s.uri,
+                        duration_us=s.duration_us,
+                        byterange=byterange(s.byterange),
+                        init=None
+                        if s.init is None
+                        else InitSection(s.init.uri, byterange(s.init.byterange)),
+                        key=None if s.key is None else Key(**s.key.model_dump()),
+                        discontinuity=s.discontinuity,
+                    )
+                    for s in r.segments
+                ),
+            )
+            for r in self.renditions
+        )
+        return AssetIndex(
+            id=self.id,
+            version=self.version,
+            url=self.url,
+            title=self.title,
+            container=Container(self.container),
+            independent_segments=self.independent_segments,
+            renditions=renditions,
+        )
+
+    @classmethod
+    def from_core(cls, asset: AssetIndex) -> AssetIndexModel:
+        def byterange(value: ByteRange | None) -> ByteRangeModel | None:
+            return (
+                None if value is None else ByteRangeModel(length=value.length, offset=value.offset)
+            )
+
+        return cls(
+            id=asset.id,
+            version=asset.version,
+            url=asset.url,
+            title=asset.title,
+            container=asset.container.value,
+            independent_segments=asset.independent_segments,
+            renditions=[
+                RenditionModel(
+                    name=r.name,
+                    bandwidth=r.bandwidth,
+                    codecs=r.codecs,
+                    resolution=_resolution_text(r.resolution),
+                    frame_rate=r.frame_rate,
+                    segments=[
+                        SegmentModel(
+                            uri=s.uri,
+                            duration_us=s.duration_us,
+                            byterange=byterange(s.byterange),
+                            init=None
+                            if s.init is None
+                            else InitModel(uri=s.init.uri, byterange=byterange(s.init.byterange)),
+                            key=None
+                            if s.key is None
+                            else KeyModel(
+                                method=s.key.method,
+                                uri=s.key.uri,
+                                iv=s.key.iv,
+                                keyformat=s.key.keyformat,
+                                keyformatversions=s.key.keyformatversions,
+                            ),
+                            discontinuity=s.discontinuity,
+                        )
+                        for s in r.segments
+                    ],
+                )
+                for r in asset.renditions
+            ],
+        )
+
+
+class ProfileEntryModel(_Strict):
+    name: Slug
+    bandwidth: int = Field(ge=1)
+    codecs: str = Field(min_length=1)
+    resolution: Resolution | None = None
+    frame_rate: float | None = Field(default=None, gt=0)
+
+
+class ChannelModel(_Strict):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    target_duration: int = Field(ge=1, le=60, description="EXT-X-TARGETDURATION, seconds")
+    window_seconds: float = Field(ge=3, le=3600, description="live window length, seconds")
+    slate: Slug = Field(description="asset id of the slate that fills gaps")
+    profile: list[ProfileEntryModel] = Field(min_length=1)
+
+
+class CheckpointModel(_Strict):
+    time: AwareDatetime
+    media_sequence: int = Field(default=0, ge=0)
+    discontinuity_sequence: int = Field(default=0, ge=0)
+
+
+class ClipModel(_Strict):
+    asset: Slug
+    first_segment: int = Field(default=0, ge=0)
+    end_segment: int | None = Field(default=None, ge=1)
+    title: str = ""
+
+    def to_core(self) -> Clip:
+        return Clip(self.asset, self.first_segment, self.end_segment, self.title)
+
+
+class BlockModel(ClipModel):
+    start: AwareDatetime
+    event_id: str = ""
+
+
+class PlanModel(_Strict):
+    channel: ChannelModel
+    revision: int = Field(ge=0)
+    checkpoint: CheckpointModel
+    blocks: list[BlockModel] = Field(default_factory=list)
+    filler: list[ClipModel] = Field(default_factory=list)
+
+    def to_core(self) -> Plan:
+        c = self.channel
+        channel = Channel(
+            id=c.id,
+            name=c.name,
+            profile=tuple(
+                ProfileEntry(
+                    name=p.name,
+                    bandwidth=p.bandwidth,
+                    codecs=p.codecs,
+                    resolution=_resolution(p.resolution),
+                    frame_rate=p.frame_rate,
+                )
+                for p in c.profile
+            ),
+            target_duration_s=c.target_duration,
+            window_us=round(c.window_seconds * US_PER_S),
+            slate_asset_id=c.slate,
+        )
+        return Plan(
+            channel=channel,
+            revision=self.revision,
+            checkpoint=Checkpoint(
+                to_us(self.checkpoint.time),
+                self.checkpoint.media_sequence,
+                self.checkpoint.discontinuity_sequence,
+            ),
+            blocks=tuple(
+                Block(start_us=to_us(b.start), clip=b.to_core(), event_id=b.event_id)
+                for b in self.blocks
+            ),
+            filler=tuple(f.to_core() for f in self.filler),
+        )
+
+
+def _first_error(error: ValidationError) -> tuple[str, str]:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(document)"
+    return field, first["msg"]
+
+
+def load_asset_file(path: Path) -> AssetIndex:
+    try:
+        model = AssetIndexModel.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        raise PlanError(str(path), *_first_error(error)) from error
+    except OSError as error:
+        raise PlanError(str(path), "(file)", error.strerror or str(error)) from error
+    try:
+        return model.to_core()
+    except PlanError as error:
+        raise PlanError(str(path), error.field, f"{error.where}: {error.reason}") from error
+
+
+def load_plan_file(path: Path) -> Plan:
+    try:
+        model = PlanModel.model_validate_json(path.read_bytes())
+    except ValidationError as error:
+        raise PlanError(str(path), *_first_error(error)) from error
+    except OSError as error:
+        raise PlanError(str(path), "(file)", error.strerror or str(error)) from error
+    try:
+        return model.to_core()
+    except PlanError as error:
+        raise PlanError(str(path), error.field, f"{error.where}: {error.reason}") from error
+
+
+def load_plan_directory(path: Path) -> tuple[list[tuple[Path, Plan]], dict[str, AssetIndex]]:
+    """Plans (with the file each came from) and asset indexes from a plan directory or file.
+
+    A single plan file takes its assets from an `assets/` folder beside it.
+    """
+    if path.is_file():
+        plan_paths, asset_dir = [path], path.parent / "assets"
+    elif path.is_dir():
+        plan_paths, asset_dir = sorted(path.glob("*.json")), path / "assets"
+    else:
+        raise PlanError(str(path), "(path)", "no such file or directory")
+    assets: dict[str, AssetIndex] = {}
+    for asset_path in sorted(asset_dir.glob("*.json")) if asset_dir.is_dir() else []:
+        asset = load_asset_file(asset_path)
+        if asset.id in assets:
+            raise PlanError(str(asset_path), "id", f"asset {asset.id!r} is defined twice")
+        assets[asset.id] = asset
+    plans = [(p, load_plan_file(p)) for p in plan_paths]
+    return plans, assets

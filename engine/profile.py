@@ -1,0 +1,61 @@
+"""Which rendition of an asset feeds each variant of a channel's output profile.
+
+A rendition is matched by codec family first (an avc1 variant never carries hvc1 segments),
+then by resolution, then by bandwidth; bandwidth alone would put a 1080p rendition of a
+high-motion asset into a 720p slot just because its bit rate is close.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.errors import PlanError
+from engine.model import AssetIndex, ProfileEntry, Rendition
+
+
+def codec_families(codecs: str | None) -> frozenset[str]:
+    """'avc1.4d401e,mp4a.40.2' -> {'avc1', 'mp4a'}. avc3 counts as avc1, hev1 as hvc1."""
+    if not codecs:
+        return frozenset()
+    aliases = {"avc3": "avc1", "hev1": "hvc1", "dvhe": "dvh1"}
+    families = set()
+    for codec in codecs.split(","):
+        family = codec.strip().split(".", 1)[0].lower()
+        families.add(aliases.get(family, family))
+    return frozenset(families)
+
+
+def _distance(entry: ProfileEntry, rendition: Rendition) -> tuple[float, float] | None:
+    """How far a rendition is from a profile entry; None when it cannot feed it at all."""
+    wanted = codec_families(entry.codecs)
+    have = codec_families(rendition.codecs)
+    if have and wanted and have != wanted:
+        return None
+    if entry.resolution is None or rendition.resolution is None:
+        size = 0.0 if entry.resolution == rendition.resolution else 10.0
+    else:
+        pixels_wanted = entry.resolution[0] * entry.resolution[1]
+        pixels_have = rendition.resolution[0] * rendition.resolution[1]
+        size = abs(math.log(pixels_have / pixels_wanted))
+    rate = abs(math.log(rendition.bandwidth / entry.bandwidth)) if rendition.bandwidth else 5.0
+    return (size, rate)
+
+
+def map_renditions(profile: tuple[ProfileEntry, ...], asset: AssetIndex) -> tuple[int, ...]:
+    """For each profile entry, the index of the asset rendition that feeds it."""
+    chosen: list[int] = []
+    for entry in profile:
+        candidates = [
+            (distance, index)
+            for index, rendition in enumerate(asset.renditions)
+            if (distance := _distance(entry, rendition)) is not None
+        ]
+        if not candidates:
+            raise PlanError(
+                f"asset {asset.id!r}",
+                "renditions",
+                f"no rendition matches the codecs {entry.codecs!r} of channel variant "
+                f"{entry.name!r}",
+            )
+        chosen.append(min(candidates)[1])
+    return tuple(chosen)

@@ -1,0 +1,161 @@
+"""Playlist text for a window (RFC 8216). Pure: same inputs, same bytes.
+
+Strict on output: every tag is written in the form and order the RFC gives, the target duration
+and EXT-X-VERSION are fixed per channel (not per window), and no live playlist carries
+EXT-X-PLAYLIST-TYPE or EXT-X-ENDLIST (6.2.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from engine.model import US_PER_S, ByteRange, InitSection, Key, ProfileEntry, Segment
+from engine.timeline import Slot, Timeline
+from engine.window import Window
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_duration(duration_us: int) -> str:
+    """Seconds with at least three decimals: 2000000 -> '2.000', 2002002 -> '2.002002'."""
+    whole, fraction = divmod(duration_us, US_PER_S)
+    digits = f"{fraction:06d}".rstrip("0").ljust(3, "0")
+    return f"{whole}.{digits}"
+
+
+def format_date(instant_us: int) -> str:
+    """ISO 8601 with milliseconds and a zone (RFC 8216 4.3.2.6): 2026-11-23T18:00:02.000Z."""
+    m = _EPOCH + timedelta(microseconds=instant_us)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond // 1000:03d}Z"
+    )
+
+
+def _quoted(value: str) -> str:
+    return '"' + value + '"'
+
+
+def _byterange(value: ByteRange) -> str:
+    return f"{value.length}@{value.offset}"
+
+
+def _key_tag(key: Key | None) -> str:
+    """EXT-X-KEY (RFC 8216 4.3.2.4); METHOD=NONE ends the previous key."""
+    if key is None:
+        return "#EXT-X-KEY:METHOD=NONE"
+    attributes = [f"METHOD={key.method}"]
+    if key.uri is not None:
+        attributes.append(f"URI={_quoted(key.uri)}")
+    if key.iv is not None:
+        attributes.append(f"IV={key.iv}")
+    if key.keyformat is not None:
+        attributes.append(f"KEYFORMAT={_quoted(key.keyformat)}")
+    if key.keyformatversions is not None:
+        attributes.append(f"KEYFORMATVERSIONS={_quoted(key.keyformatversions)}")
+    return "#EXT-X-KEY:" + ",".join(attributes)
+
+
+def _map_tag(init: InitSection) -> str:
+    """EXT-X-MAP (RFC 8216 4.3.2.5)."""
+    tag = f"#EXT-X-MAP:URI={_quoted(init.uri)}"
+    if init.byterange is not None:
+        tag += f",BYTERANGE={_quoted(_byterange(init.byterange))}"
+    return tag
+
+
+SegmentText = Callable[[Slot, Slot | None, int], str]
+"""(slot, the slot listed before it or None when it is listed first, variant) -> its lines."""
+
+
+def segment_text(timeline: Timeline, slot: Slot, previous: Slot | None, variant: int) -> str:
+    """The tags and URI of one listed segment, ending with a newline.
+
+    Depends only on the segment, the one listed before it and the variant, so a caller may
+    cache it per media sequence number: a segment's text never changes (RFC 8216 6.2.1).
+    """
+    segment = _segment(timeline, slot, variant)
+    before = None if previous is None else _segment(timeline, previous, variant)
+    lines = []
+    if slot.discontinuity:
+        lines.append("#EXT-X-DISCONTINUITY")  # 4.3.2.3
+    # A key and an init section are re-stated after every discontinuity, so that a client
+    # joining there never inherits them from another asset (4.3.2.4, 4.3.2.5).
+    restate = before is None or slot.discontinuity
+    previous_key = None if before is None else before.key
+    if segment.key != previous_key or (restate and segment.key is not None):
+        lines.append(_key_tag(segment.key))
+    if segment.init is not None and (restate or before is None or segment.init != before.init):
+        lines.append(_map_tag(segment.init))
+    lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_date(slot.start_us)}")  # 4.3.2.6
+    lines.append(f"#EXTINF:{format_duration(slot.duration_us)},")  # 4.3.2.1
+    if segment.byterange is not None:
+        lines.append(f"#EXT-X-BYTERANGE:{_byterange(segment.byterange)}")  # 4.3.2.2
+    lines.append(segment.uri)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _segment(timeline: Timeline, slot: Slot, variant: int) -> Segment:
+    asset = slot.asset
+    return asset.renditions[timeline.renditions[asset.key][variant]].segments[slot.segment]
+
+
+def render_media_playlist(
+    timeline: Timeline, window: Window, variant: int, text: SegmentText | None = None
+) -> bytes:
+    """The media playlist of profile entry `variant` for a window.
+
+    `text` renders one segment (default: segment_text); the engine passes a caching one.
+    """
+    channel = timeline.plan.channel
+    lines = [
+        "#EXTM3U",  # 4.3.1.1
+        f"#EXT-X-VERSION:{timeline.version}",  # 4.3.1.2, version table in section 7
+        f"#EXT-X-TARGETDURATION:{channel.target_duration_s}",  # 4.3.3.1, constant (6.2.1)
+        f"#EXT-X-MEDIA-SEQUENCE:{window.media_sequence}",  # 4.3.3.2
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{window.discontinuity_sequence}",  # 4.3.3.3
+    ]
+    if timeline.independent_segments:
+        lines.append("#EXT-X-INDEPENDENT-SEGMENTS")  # 4.3.5.1
+    lines.append("")
+    parts = ["\n".join(lines)]
+    previous: Slot | None = None
+    for slot in window.slots:
+        if text is None:
+            parts.append(segment_text(timeline, slot, previous, variant))
+        else:
+            parts.append(text(slot, previous, variant))
+        previous = slot
+    return "".join(parts).encode()
+
+
+def variant_bandwidth(timeline: Timeline, variant: int) -> int:
+    """BANDWIDTH for a variant: the profile's, or more if a mapped rendition peaks higher."""
+    entry = timeline.plan.channel.profile[variant]
+    peak = entry.bandwidth
+    for asset in {slot_asset for g in timeline.groups for slot_asset in (r.asset for r in g.runs)}:
+        rendition = asset.renditions[timeline.renditions[asset.key][variant]]
+        peak = max(peak, rendition.bandwidth)
+    return peak
+
+
+def _stream_inf(entry: ProfileEntry, bandwidth: int) -> str:
+    """EXT-X-STREAM-INF (RFC 8216 4.3.4.2)."""
+    attributes = [f"BANDWIDTH={bandwidth}", f"CODECS={_quoted(entry.codecs)}"]
+    if entry.resolution is not None:
+        attributes.append(f"RESOLUTION={entry.resolution[0]}x{entry.resolution[1]}")
+    if entry.frame_rate is not None:
+        attributes.append(f"FRAME-RATE={entry.frame_rate:.3f}")
+    return "#EXT-X-STREAM-INF:" + ",".join(attributes)
+
+
+def render_multivariant_playlist(timeline: Timeline, variant_uri: Callable[[str], str]) -> bytes:
+    """The multivariant (master) playlist; variant_uri maps a variant name to its URI."""
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{timeline.version}"]
+    for index, entry in enumerate(timeline.plan.channel.profile):
+        lines.append(_stream_inf(entry, variant_bandwidth(timeline, index)))
+        lines.append(variant_uri(entry.name))
+    lines.append("")
+    return "\n".join(lines).encode()

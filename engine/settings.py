@@ -1,0 +1,75 @@
+"""Engine settings: a frozen value built from an environment mapping, validated at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from engine.plan_format import to_us
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the environment variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Engine configuration.
+
+    Variables: HOST, PORT, PLANS_PATH (plan file or directory), WORKERS (processes sharing the
+    port), CLOCK_START (RFC 3339 instant the clock starts at; simulations only), CLOCK_SPEED
+    (clock rate, 1 = real time; simulations only), CORS_ORIGIN (Access-Control-Allow-Origin
+    on playlists, default '*').
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8000
+    plans_path: Path | None = None
+    workers: int = 1
+    clock_start_us: int | None = None
+    clock_speed: float = 1.0
+    cors_origin: str = "*"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> EngineSettings:
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r}: not a whole number") from None
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={raw!r}: must be between {low} and {high}")
+            return value
+
+        clock_start_us = None
+        if raw := environ.get("CLOCK_START"):
+            try:
+                moment = datetime.fromisoformat(raw)
+            except ValueError:
+                raise SettingsError(f"CLOCK_START={raw!r}: not an RFC 3339 instant") from None
+            if moment.tzinfo is None:
+                raise SettingsError(f"CLOCK_START={raw!r}: needs a time zone, e.g. 'Z'")
+            clock_start_us = to_us(moment)
+        clock_speed = 1.0
+        if raw := environ.get("CLOCK_SPEED"):
+            try:
+                clock_speed = float(raw)
+            except ValueError:
+                raise SettingsError(f"CLOCK_SPEED={raw!r}: not a number") from None
+            if not 0 < clock_speed <= 1000:
+                raise SettingsError(f"CLOCK_SPEED={raw!r}: must be above 0 and at most 1000")
+        plans = environ.get("PLANS_PATH") or None
+        return cls(
+            host=environ.get("HOST") or "0.0.0.0",
+            port=integer("PORT", 8000, 0, 65535),
+            plans_path=Path(plans) if plans else None,
+            workers=integer("WORKERS", 1, 1, 64),
+            clock_start_us=clock_start_us,
+            clock_speed=clock_speed,
+            cors_origin=environ.get("CORS_ORIGIN") or "*",
+        )

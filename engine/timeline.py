@@ -1,0 +1,427 @@
+"""The channel timeline: which segment of which asset airs at any instant. Pure, no I/O.
+
+`compile_timeline(plan, assets)` turns a plan into an ordered list of groups, once per plan.
+Any instant or media sequence number is then found by binary search, so a lookup costs the
+same one second or one year after the checkpoint.
+
+Rules (DESIGN.md):
+- Segment by segment from the checkpoint, a source plays a segment only when that segment's
+  end lies no further past the next block's scheduled start than its own start lies before it
+  (nearest boundary). So every block starts within half a segment of its scheduled start and
+  no error carries over from one block to the next: programs never drift.
+- A gap before a block is filled with the slate, looped, by the same rule; a block that runs
+  into the next one is cut at that segment boundary; a block whose time is entirely taken by
+  earlier blocks does not air.
+- A segment carries EXT-X-DISCONTINUITY (RFC 8216 4.3.2.3) exactly when it is not the direct
+  successor of the segment before it (same asset version, next index, no discontinuity in the
+  source). That covers block changes, slate loops and source discontinuities alike, and lets a
+  program split into two adjacent clips play seamlessly.
+- After the last block the filler clips (or the slate) loop forever.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from engine.errors import PlanError
+from engine.model import (
+    AssetIndex,
+    AssetLookup,
+    Clip,
+    Container,
+    Plan,
+    rounded_seconds,
+)
+from engine.profile import map_renditions
+
+
+class GroupKind(StrEnum):
+    BLOCK = "block"
+    SLATE = "slate"
+    FILLER = "filler"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive segments of one asset, placed relative to the start of its group's cycle."""
+
+    rel_msn: int
+    rel_start_us: int
+    rel_dsn: int
+    discontinuity: bool
+    asset: AssetIndex
+    first_segment: int
+    count: int
+    title: str
+
+    @property
+    def duration_us(self) -> int:
+        prefix = self.asset.prefix_us
+        return prefix[self.first_segment + self.count] - prefix[self.first_segment]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A cycle of runs played `cycles` times back to back (None: forever, the tail).
+
+    discontinuity_sequence is the discontinuity number (RFC 8216 6.2.1) of the group's first
+    segment; each later cycle adds dsn_step.
+    """
+
+    kind: GroupKind
+    start_us: int
+    media_sequence: int
+    discontinuity_sequence: int
+    first_discontinuity: bool
+    wrap_discontinuity: bool
+    cycles: int | None
+    period_us: int
+    count: int
+    dsn_step: int
+    runs: tuple[Run, ...]
+    run_msns: tuple[int, ...]
+    run_starts: tuple[int, ...]
+    block_index: int | None = None
+    scheduled_start_us: int | None = None
+
+    @property
+    def end_us(self) -> int | None:
+        return None if self.cycles is None else self.start_us + self.cycles * self.period_us
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One output segment of the channel: numbers, timing and the source segment behind it."""
+
+    media_sequence: int
+    start_us: int
+    duration_us: int
+    discontinuity_sequence: int
+    discontinuity: bool
+    asset: AssetIndex
+    segment: int
+    group: Group
+
+    @property
+    def end_us(self) -> int:
+        return self.start_us + self.duration_us
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A compiled plan. `renditions[asset key][i]` feeds profile entry i."""
+
+    plan: Plan
+    container: Container
+    independent_segments: bool
+    version: int
+    groups: tuple[Group, ...]
+    group_msns: tuple[int, ...]
+    group_starts: tuple[int, ...]
+    renditions: Mapping[tuple[str, int], tuple[int, ...]]
+
+    @property
+    def start_us(self) -> int:
+        return self.plan.checkpoint.time_us
+
+    @property
+    def first_media_sequence(self) -> int:
+        return self.plan.checkpoint.media_sequence
+
+    def slot(self, media_sequence: int) -> Slot:
+        """The segment with this media sequence number (>= the checkpoint's)."""
+        if media_sequence < self.first_media_sequence:
+            raise ValueError(f"media sequence {media_sequence} is before the checkpoint")
+        group = self.groups[bisect_right(self.group_msns, media_sequence) - 1]
+        cycle, offset = divmod(media_sequence - group.media_sequence, group.count)
+        index = bisect_right(group.run_msns, offset) - 1
+        run = group.runs[index]
+        within = offset - run.rel_msn
+        segment = run.first_segment + within
+        prefix = run.asset.prefix_us
+        start = (
+            group.start_us
+            + cycle * group.period_us
+            + run.rel_start_us
+            + prefix[segment]
+            - prefix[run.first_segment]
+        )
+        if within > 0:
+            discontinuity = False
+        elif index > 0:
+            discontinuity = run.discontinuity
+        else:
+            discontinuity = group.first_discontinuity if cycle == 0 else group.wrap_discontinuity
+        return Slot(
+            media_sequence=media_sequence,
+            start_us=start,
+            duration_us=prefix[segment + 1] - prefix[segment],
+            discontinuity_sequence=group.discontinuity_sequence
+            + cycle * group.dsn_step
+            + run.rel_dsn,
+            discontinuity=discontinuity,
+            asset=run.asset,
+            segment=segment,
+            group=group,
+        )
+
+    def media_sequence_at(self, instant_us: int) -> int:
+        """The media sequence number of the segment airing at an instant (start <= t < end)."""
+        if instant_us < self.start_us:
+            raise ValueError("instant is before the checkpoint")
+        group = self.groups[bisect_right(self.group_starts, instant_us) - 1]
+        cycle, offset_us = divmod(instant_us - group.start_us, group.period_us)
+        index = bisect_right(group.run_starts, offset_us) - 1
+        run = group.runs[index]
+        prefix = run.asset.prefix_us
+        target = prefix[run.first_segment] + offset_us - run.rel_start_us
+        within = bisect_right(prefix, target) - 1 - run.first_segment
+        return group.media_sequence + cycle * group.count + run.rel_msn + within
+
+
+def _last_true(predicate: Callable[[int], bool], upper: int) -> int:
+    """How many of 0, 1, ..., upper-1 satisfy a predicate that is true then false (monotone)."""
+    low, high = 0, upper
+    while low < high:
+        middle = (low + high) // 2
+        if predicate(middle):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def _is_successor(previous: tuple[AssetIndex, int] | None, asset: AssetIndex, index: int) -> bool:
+    if previous is None:
+        return False
+    previous_asset, previous_index = previous
+    return (
+        previous_asset.key == asset.key
+        and index == previous_index + 1
+        and not asset.renditions[0].segments[index].discontinuity
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    asset: AssetIndex
+    first: int
+    end: int
+    title: str
+
+
+class _Builder:
+    """Lays groups back to back from the checkpoint (compilation only; not shared)."""
+
+    def __init__(self, plan: Plan) -> None:
+        checkpoint = plan.checkpoint
+        self.time_us = checkpoint.time_us
+        self.media_sequence = checkpoint.media_sequence
+        self.dsn = checkpoint.discontinuity_sequence
+        self.previous: tuple[AssetIndex, int] | None = None
+        self.groups: list[Group] = []
+
+    def add(
+        self,
+        kind: GroupKind,
+        pieces: list[_Piece],
+        cycles: int | None,
+        block_index: int | None = None,
+        scheduled_start_us: int | None = None,
+    ) -> None:
+        runs: list[Run] = []
+        rel_msn = rel_start = rel_dsn = 0
+        previous: tuple[AssetIndex, int] | None = None
+        for piece in pieces:
+            first = piece.first
+            for index in range(piece.first, piece.end + 1):
+                split = index == piece.end or (
+                    index > first and piece.asset.renditions[0].segments[index].discontinuity
+                )
+                if not split:
+                    continue
+                discontinuity = bool(runs) and not _is_successor(previous, piece.asset, first)
+                rel_dsn += discontinuity
+                run = Run(
+                    rel_msn=rel_msn,
+                    rel_start_us=rel_start,
+                    rel_dsn=rel_dsn,
+                    discontinuity=discontinuity,
+                    asset=piece.asset,
+                    first_segment=first,
+                    count=index - first,
+                    title=piece.title or piece.asset.title,
+                )
+                runs.append(run)
+                rel_msn += run.count
+                rel_start += run.duration_us
+                previous = (piece.asset, index - 1)
+                first = index
+        head = runs[0]
+        first_discontinuity = self.previous is not None and not _is_successor(
+            self.previous, head.asset, head.first_segment
+        )
+        wrap_discontinuity = not _is_successor(previous, head.asset, head.first_segment)
+        group_dsn = self.dsn + first_discontinuity
+        group = Group(
+            kind=kind,
+            start_us=self.time_us,
+            media_sequence=self.media_sequence,
+            discontinuity_sequence=group_dsn,
+            first_discontinuity=first_discontinuity,
+            wrap_discontinuity=wrap_discontinuity,
+            cycles=cycles,
+            period_us=rel_start,
+            count=rel_msn,
+            dsn_step=rel_dsn + wrap_discontinuity,
+            runs=tuple(runs),
+            run_msns=tuple(r.rel_msn for r in runs),
+            run_starts=tuple(r.rel_start_us for r in runs),
+            block_index=block_index,
+            scheduled_start_us=scheduled_start_us,
+        )
+        self.groups.append(group)
+        if cycles is not None:
+            self.time_us += cycles * group.period_us
+            self.media_sequence += cycles * group.count
+            self.dsn = group_dsn + (cycles - 1) * group.dsn_step + rel_dsn
+            self.previous = previous
+
+    def fill_with_slate(self, slate: AssetIndex, until_us: int) -> None:
+        """Loop the slate from the cursor to the segment boundary nearest to until_us."""
+        prefix, count, period = slate.prefix_us, slate.segment_count, slate.duration_us
+        start = self.time_us
+
+        def fits(j: int) -> bool:
+            cycle, index = divmod(j, count)
+            base = start + cycle * period
+            return 2 * base + prefix[index] + prefix[index + 1] <= 2 * until_us
+
+        upper = ((until_us - start) // period + 1) * count + 1
+        played = _last_true(fits, upper)
+        full_cycles, rest = divmod(played, count)
+        if full_cycles:
+            self.add(GroupKind.SLATE, [_Piece(slate, 0, count, "")], full_cycles)
+        if rest:
+            self.add(GroupKind.SLATE, [_Piece(slate, 0, rest, "")], 1)
+
+
+def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> _Piece:
+    asset = assets.get(clip.asset_id)
+    if asset is None:
+        raise PlanError(where, "asset", f"unknown asset {clip.asset_id!r}")
+    end = asset.segment_count if clip.end_segment is None else clip.end_segment
+    if not 0 <= clip.first_segment < end <= asset.segment_count:
+        raise PlanError(
+            where,
+            "clip",
+            f"segments [{clip.first_segment}, {end}) are not within the asset's "
+            f"{asset.segment_count} segments",
+        )
+    return _Piece(asset, clip.first_segment, end, clip.title)
+
+
+def _check_asset(plan: Plan, asset: AssetIndex, container: Container) -> None:
+    where = f"channel {plan.channel.id!r}"
+    if asset.container != container:
+        raise PlanError(
+            where,
+            f"asset {asset.id!r}",
+            f"is {asset.container.value} but the slate is {container.value}: a channel keeps "
+            "one segment format",
+        )
+    longest = asset.max_segment_us()
+    if rounded_seconds(longest) > plan.channel.target_duration_s:
+        raise PlanError(
+            where,
+            f"asset {asset.id!r}",
+            f"has a {longest / 1e6:.3f} s segment, longer than the channel's target duration "
+            f"of {plan.channel.target_duration_s} s (RFC 8216 4.3.3.1)",
+        )
+
+
+def _playlist_version(assets: list[AssetIndex]) -> int:
+    """Lowest EXT-X-VERSION for what the channel may emit (RFC 8216 section 7)."""
+    version = 3  # floating-point EXTINF
+    for asset in assets:
+        for rendition in asset.renditions:
+            for segment in rendition.segments:
+                if segment.init is not None:
+                    return 6  # EXT-X-MAP in a media playlist without I-FRAMES-ONLY
+                if segment.byterange is not None:
+                    version = max(version, 4)
+                key = segment.key
+                if key is not None and (key.keyformat or key.keyformatversions):
+                    version = max(version, 5)
+    return version
+
+
+def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
+    """Validate a plan against its asset indexes and lay out its timeline."""
+    channel = plan.channel
+    where = f"channel {channel.id!r}"
+    slate = assets.get(channel.slate_asset_id)
+    if slate is None:
+        raise PlanError(where, "slate", f"unknown asset {channel.slate_asset_id!r}")
+    if any(s.discontinuity for s in slate.renditions[0].segments[1:]):
+        raise PlanError(where, "slate", "a slate must not contain EXT-X-DISCONTINUITY")
+    used = {asset_id: assets[asset_id] for asset_id in plan.asset_ids() if asset_id in assets}
+    for asset in used.values():
+        _check_asset(plan, asset, slate.container)
+
+    builder = _Builder(plan)
+    blocks = sorted(enumerate(plan.blocks), key=lambda item: item[1].start_us)
+    for position, (index, block) in enumerate(blocks):
+        block_where = f"{where}: blocks.{index}"
+        if block.start_us < plan.checkpoint.time_us:
+            raise PlanError(block_where, "start", "is before the plan's checkpoint")
+        piece = _clip_piece(block.clip, assets, block_where)
+        if builder.time_us < block.start_us:
+            builder.fill_with_slate(slate, block.start_us)
+        if position + 1 < len(blocks):
+            next_start = blocks[position + 1][1].start_us
+            prefix, first, start = piece.asset.prefix_us, piece.first, builder.time_us
+
+            def fits(
+                j: int,
+                prefix: tuple[int, ...] = prefix,
+                first: int = first,
+                start: int = start,
+                next_start: int = next_start,
+            ) -> bool:
+                head = prefix[first]
+                return 2 * start + prefix[first + j] + prefix[first + j + 1] - 2 * head <= (
+                    2 * next_start
+                )
+
+            played = _last_true(fits, piece.end - piece.first)
+        else:
+            played = piece.end - piece.first
+        if played:
+            builder.add(
+                GroupKind.BLOCK,
+                [_Piece(piece.asset, piece.first, piece.first + played, piece.title)],
+                1,
+                block_index=index,
+                scheduled_start_us=block.start_us,
+            )
+    if plan.filler:
+        pieces = [_clip_piece(c, assets, f"{where}: filler.{i}") for i, c in enumerate(plan.filler)]
+        builder.add(GroupKind.FILLER, pieces, None)
+    else:
+        builder.add(GroupKind.SLATE, [_Piece(slate, 0, slate.segment_count, "")], None)
+
+    groups = tuple(builder.groups)
+    return Timeline(
+        plan=plan,
+        container=slate.container,
+        independent_segments=all(a.independent_segments for a in used.values()),
+        version=_playlist_version(list(used.values())),
+        groups=groups,
+        group_msns=tuple(g.media_sequence for g in groups),
+        group_starts=tuple(g.start_us for g in groups),
+        renditions={a.key: map_renditions(channel.profile, a) for a in used.values()},
+    )

@@ -1,0 +1,90 @@
+"""The live window: the segments a media playlist lists at an instant. Pure, no I/O.
+
+A segment enters the window when its end has passed (end <= now), as it would leave a live
+encoder; the window holds the fewest latest segments that together last at least the channel's
+window length (>= three target durations, RFC 8216 6.2.2). So segments always leave from the
+head, in order, and the media sequence rises by exactly the number that left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.errors import NotOnAir
+from engine.timeline import Slot, Timeline
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The listed segments, and the instant (microseconds) at which the listing next changes."""
+
+    slots: tuple[Slot, ...]
+    next_change_us: int
+
+    @property
+    def media_sequence(self) -> int:
+        """EXT-X-MEDIA-SEQUENCE: the number of the first listed segment."""
+        return self.slots[0].media_sequence
+
+    @property
+    def discontinuity_sequence(self) -> int:
+        """EXT-X-DISCONTINUITY-SEQUENCE (RFC 8216 4.3.3.3).
+
+        Counts only discontinuity tags before the first listed segment: if that segment carries
+        its own tag, the tag is listed and the sequence is one lower.
+        """
+        first = self.slots[0]
+        return first.discontinuity_sequence - first.discontinuity
+
+    @property
+    def last_media_sequence(self) -> int:
+        return self.slots[-1].media_sequence
+
+
+def live_window(
+    timeline: Timeline, now_us: int, slot_at: Callable[[int], Slot] | None = None
+) -> Window:
+    """The window of a channel at `now_us` (microseconds since the epoch).
+
+    `slot_at` looks a segment up by media sequence (default timeline.slot); the engine passes
+    a memoised one, which returns the same values.
+    """
+    slot_of = slot_at or timeline.slot
+    window_us = timeline.plan.channel.window_us
+    first_msn = timeline.first_media_sequence
+    if now_us >= timeline.start_us:
+        airing = slot_of(timeline.media_sequence_at(now_us))
+        last = airing.media_sequence - 1
+    else:
+        airing = slot_of(first_msn)
+        last = first_msn - 1
+    slots: list[Slot] = []
+    total = 0
+    msn = last
+    while total < window_us and msn >= first_msn:
+        slot = slot_of(msn)
+        slots.append(slot)
+        total += slot.duration_us
+        msn -= 1
+    if total < window_us:
+        ready = _first_full_window_end(timeline)
+        raise NotOnAir(
+            f"channel {timeline.plan.channel.id!r} has a full window from "
+            f"{ready // 1_000_000} (Unix seconds)",
+            until_us=ready,
+        )
+    slots.reverse()
+    return Window(slots=tuple(slots), next_change_us=airing.end_us)
+
+
+def _first_full_window_end(timeline: Timeline) -> int:
+    """The instant at which the segments since the checkpoint first fill a window."""
+    msn = timeline.first_media_sequence
+    total = 0
+    while True:
+        slot = timeline.slot(msn)
+        total += slot.duration_us
+        if total >= timeline.plan.channel.window_us:
+            return slot.end_us
+        msn += 1

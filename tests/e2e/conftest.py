@@ -1,0 +1,149 @@
+"""Real processes on 127.0.0.1: the sample media origin and an engine serving test plans.
+
+The test plans schedule short programs (clips of the sample assets) with slate gaps around the
+current time, so that a minute of real playback crosses several program boundaries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from vchannel.samples import write_sample_plans
+
+REPO = Path(__file__).resolve().parents[2]
+HLS_JS = REPO / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _profile(plans: Path, slate_plan: str) -> list[object]:
+    return json.loads((plans / slate_plan).read_text())["channel"]["profile"]  # type: ignore[no-any-return]
+
+
+def write_e2e_plans(plans: Path, now: datetime) -> None:
+    """Two channels whose programs change every 10-14 s, from two minutes ago for an hour."""
+    checkpoint = now.replace(microsecond=0) - timedelta(minutes=2)
+    programs = {
+        "e2e-ts": (["ts-alpha", "ts-bravo", "ts-charlie"], "slate-ts", "sample-ts.json"),
+        "e2e-cmaf": (["cmaf-delta"], "slate-cmaf", "sample-cmaf.json"),
+    }
+    for channel, (assets, slate, sample) in programs.items():
+        blocks = []
+        start = checkpoint
+        number = 0
+        while start < checkpoint + timedelta(hours=1):
+            asset = assets[number % len(assets)]
+            first = (number * 2) % 6
+            blocks.append(
+                {
+                    "start": _iso(start),
+                    "asset": asset,
+                    "first_segment": first,
+                    "end_segment": first + 5,
+                    "title": f"{asset} part {number}",
+                }
+            )
+            # 10 s of program, then 0, 2 or 4 s of slate.
+            start += timedelta(seconds=10 + 2 * (number % 3))
+            number += 1
+        plan = {
+            "channel": {
+                "id": channel,
+                "name": channel,
+                "target_duration": 2,
+                "window_seconds": 16,
+                "slate": slate,
+                "profile": _profile(plans, sample),
+            },
+            "revision": 1,
+            "checkpoint": {"time": _iso(checkpoint)},
+            "blocks": blocks,
+        }
+        (plans / f"{channel}.json").write_text(json.dumps(plan, indent=1))
+
+
+@dataclass(frozen=True)
+class Stack:
+    engine: str
+    origin: str
+
+    def master(self, channel: str) -> str:
+        return f"{self.engine}/live/master.m3u8?channel={channel}"
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "vchannel", *args],
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("stack")
+    origin_port, engine_port = free_port(), free_port()
+    origin = f"http://127.0.0.1:{origin_port}"
+    plans = work / "plans"
+    write_sample_plans(plans, origin + "/")
+    write_e2e_plans(plans, datetime.now(UTC))
+    processes = [
+        _spawn(["origin", "--port", str(origin_port)], work / "origin.log"),
+        _spawn(
+            ["engine", "--host", "127.0.0.1", "--port", str(engine_port), "--plans", str(plans)],
+            work / "engine.log",
+        ),
+    ]
+    try:
+        wait_for(f"{origin}/ts-alpha/master.m3u8")
+        wait_for(f"http://127.0.0.1:{engine_port}/health")
+        yield Stack(f"http://127.0.0.1:{engine_port}", origin)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed; run the README's test command, which installs it")
+    return path

@@ -1,0 +1,5 @@
+import sys
+
+from vchannel.cli import main
+
+sys.exit(main())

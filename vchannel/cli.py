@@ -1,0 +1,196 @@
+"""The `vchannel` command: run the services and manage the sample library."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from engine.app import create_app, load_timelines
+from engine.clock import SystemClock
+from engine.errors import PlanError
+from engine.settings import EngineSettings, SettingsError
+from engine.timeline import Timeline
+from vchannel.origin import create_origin_app
+from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR, write_sample_plans
+
+log = logging.getLogger("vchannel")
+
+
+def _engine_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> EngineSettings:
+    """Flags override the environment; both go through EngineSettings.from_env."""
+    merged = dict(environ)
+    flags = {
+        "HOST": args.host,
+        "PORT": args.port,
+        "PLANS_PATH": args.plans,
+        "WORKERS": args.workers,
+        "CLOCK_START": args.clock_start,
+        "CLOCK_SPEED": args.clock_speed,
+    }
+    merged.update({name: str(value) for name, value in flags.items() if value is not None})
+    return EngineSettings.from_env(merged)
+
+
+def _serve_engine(
+    settings: EngineSettings, timelines: dict[str, Timeline], clock: SystemClock, reuse_port: bool
+) -> None:
+    app = create_app(settings, timelines=timelines, clock=clock)
+    # Plans and asset indexes live as long as the process: keep the cyclic garbage collector
+    # from walking them on every collection (shorter pauses under load).
+    gc.collect()
+    gc.freeze()
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        access_log=None,
+        print=None,
+        loop=_new_loop(),
+    )
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        return asyncio.new_event_loop()
+
+
+def run_engine(settings: EngineSettings) -> int:
+    timelines = load_timelines(settings.plans_path) if settings.plans_path else {}
+    clock = SystemClock(settings.clock_start_us, settings.clock_speed)
+    print(
+        f"vchannel engine: {len(timelines)} channel(s) on http://{settings.host}:{settings.port}"
+        f" with {settings.workers} worker(s)",
+        flush=True,
+    )
+    if settings.workers == 1:
+        _serve_engine(settings, timelines, clock, reuse_port=False)
+        return 0
+    # Playlists are a pure function of (plan, assets, now): worker processes need no shared
+    # state, only the same clock reference, so they simply share the port.
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(target=_serve_engine, args=(settings, timelines, clock, True))
+        for _ in range(settings.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None:
+                os.kill(worker.pid, signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for worker in workers:
+        worker.join()
+    return 0
+
+
+async def _run_up(host: str, engine_port: int, origin_port: int, plans: Path) -> None:
+    origin = web.AppRunner(create_origin_app(MEDIA_DIR), access_log=None)
+    await origin.setup()
+    await web.TCPSite(origin, host, origin_port).start()
+    settings = EngineSettings(host=host, port=engine_port, plans_path=plans)
+    engine = web.AppRunner(create_app(settings), access_log=None)
+    await engine.setup()
+    await web.TCPSite(engine, host, engine_port).start()
+    base = f"http://{host}:{engine_port}"
+    print(
+        "vchannel is up.\n"
+        f"  sample TS channel:   {base}/live/master.m3u8?channel=sample-ts\n"
+        f"  sample fMP4 channel: {base}/live/master.m3u8?channel=sample-cmaf\n"
+        f"  sample media origin: http://{host}:{origin_port}/\n"
+        f"  try: ffplay '{base}/live/master.m3u8?channel=sample-ts'  (or VLC, Safari)\n"
+        "Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await engine.cleanup()
+        await origin.cleanup()
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="vchannel", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    engine = commands.add_parser("engine", help="serve live HLS playlists (port 8000)")
+    engine.add_argument("--host", help="listen address (HOST, default 0.0.0.0)")
+    engine.add_argument("--port", type=int, help="listen port (PORT, default 8000)")
+    engine.add_argument("--plans", help="plan file or directory (PLANS_PATH)")
+    engine.add_argument("--workers", type=int, help="processes sharing the port (WORKERS)")
+    engine.add_argument(
+        "--clock-start",
+        help="simulation only: start the clock at this RFC 3339 instant (CLOCK_START)",
+    )
+    engine.add_argument(
+        "--clock-speed", type=float, help="simulation only: run the clock N times faster"
+    )
+
+    origin = commands.add_parser("origin", help="serve a folder of HLS VOD media (port 8080)")
+    origin.add_argument("--host", default="127.0.0.1")
+    origin.add_argument("--port", type=int, default=8080)
+    origin.add_argument("--root", type=Path, default=MEDIA_DIR)
+
+    up = commands.add_parser("up", help="run the sample channels locally (engine + origin)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000, help="engine port")
+    up.add_argument("--origin-port", type=int, default=8080)
+
+    samples = commands.add_parser("samples", help="rewrite samples/plans from samples/media")
+    samples.add_argument("--out", type=Path, default=PLANS_DIR)
+    samples.add_argument("--base-url", default=DEFAULT_BASE_URL)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "engine":
+            return run_engine(_engine_settings(args, environ))
+        if args.command == "origin":
+            web.run_app(
+                create_origin_app(args.root), host=args.host, port=args.port, access_log=None
+            )
+            return 0
+        if args.command == "up":
+            plans = PLANS_DIR
+            if args.origin_port != 8080 or args.host != "127.0.0.1":
+                plans = Path(tempfile.mkdtemp(prefix="vchannel-up-"))
+                write_sample_plans(plans, f"http://{args.host}:{args.origin_port}/")
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_run_up(args.host, args.port, args.origin_port, plans))
+            return 0
+        if args.command == "samples":
+            for path in write_sample_plans(args.out, args.base_url):
+                print(path)
+            return 0
+    except SettingsError as error:
+        print(f"vchannel {args.command}: {error}", file=sys.stderr)
+        return 2
+    except PlanError as error:
+        print(f"vchannel {args.command}: {error}", file=sys.stderr)
+        return 2
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":
+    sys.exit(main())
