@@ -99,10 +99,22 @@ def load_timelines(path: Path) -> dict[str, Timeline]:
 
 
 def _problem(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    invalid: dict[str, str] | None = None,
 ) -> web.Response:
-    """An RFC 9457 problem response that no cache keeps."""
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    """An RFC 9457 problem response that no cache keeps; `invalid` names bad fields."""
+    problem: dict[str, object] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if invalid:
+        problem["invalid-params"] = [{"name": n, "reason": r} for n, r in invalid.items()]
+    body = json.dumps(problem)
     response = web.Response(
         status=status, body=body.encode(), content_type="application/problem+json"
     )
@@ -125,10 +137,13 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
     except EngineError as error:
         headers = {}
+        invalid = None
         if isinstance(error, NotOnAir):
             wait = request.app[CLOCK].now_us()
             headers["Retry-After"] = str(max(1, math.ceil((error.until_us - wait) / US_PER_S)))
-        response = _problem(error.status, error.title, error.detail, headers)
+        if isinstance(error, BadRequest):
+            invalid = {error.field: error.reason}
+        response = _problem(error.status, error.title, error.detail, headers, invalid)
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -106,9 +106,6 @@ class Channels:
     def ids(self) -> list[str]:
         return sorted(self._channels)
 
-    def timeline(self, channel_id: str) -> Timeline:
-        return self._get(channel_id).timeline
-
     def _get(self, channel_id: str) -> _Channel:
         channel = self._channels.get(channel_id)
         if channel is None:

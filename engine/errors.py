@@ -36,6 +36,7 @@ class BadRequest(EngineError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
+        self.reason = reason
 
 
 class NotFound(EngineError):

@@ -109,7 +109,7 @@ def _check_alignment(renditions: list[Rendition]) -> None:
             raise VodError(
                 f"rendition {rendition.name!r}",
                 "segments",
-                f"{len(rendition.segments)} segments where rendition {reference.name!r} has "
+                f"has {len(rendition.segments)} segments and rendition {reference.name!r} has "
                 f"{len(reference.segments)}: segment boundaries do not line up",
             )
         here = there = 0

@@ -290,6 +290,23 @@ class _Builder:
             self.dsn = group_dsn + (cycles - 1) * group.dsn_step + rel_dsn
             self.previous = previous
 
+    def playable(self, piece: _Piece, next_start_us: int | None) -> int:
+        """How many segments of a clip play from the cursor before the next block takes over."""
+        count = piece.end - piece.first
+        if next_start_us is None:
+            return count
+        prefix, head, start = (
+            piece.asset.prefix_us,
+            piece.asset.prefix_us[piece.first],
+            self.time_us,
+        )
+
+        def fits(j: int) -> bool:
+            segment = piece.first + j
+            return 2 * start + prefix[segment] + prefix[segment + 1] - 2 * head <= 2 * next_start_us
+
+        return _last_true(fits, count)
+
     def fill_with_slate(self, slate: AssetIndex, until_us: int) -> None:
         """Loop the slate from the cursor to the segment boundary nearest to until_us."""
         prefix, count, period = slate.prefix_us, slate.segment_count, slate.duration_us
@@ -381,25 +398,8 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
         piece = _clip_piece(block.clip, assets, block_where)
         if builder.time_us < block.start_us:
             builder.fill_with_slate(slate, block.start_us)
-        if position + 1 < len(blocks):
-            next_start = blocks[position + 1][1].start_us
-            prefix, first, start = piece.asset.prefix_us, piece.first, builder.time_us
-
-            def fits(
-                j: int,
-                prefix: tuple[int, ...] = prefix,
-                first: int = first,
-                start: int = start,
-                next_start: int = next_start,
-            ) -> bool:
-                head = prefix[first]
-                return 2 * start + prefix[first + j] + prefix[first + j + 1] - 2 * head <= (
-                    2 * next_start
-                )
-
-            played = _last_true(fits, piece.end - piece.first)
-        else:
-            played = piece.end - piece.first
+        next_start = blocks[position + 1][1].start_us if position + 1 < len(blocks) else None
+        played = builder.playable(piece, next_start)
         if played:
             builder.add(
                 GroupKind.BLOCK,

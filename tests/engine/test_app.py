@@ -122,7 +122,8 @@ async def test_unknown_variant_is_a_404_problem(client: TestClient) -> None:
 
 async def test_malformed_channel_is_a_400_naming_the_parameter(client: TestClient) -> None:
     problem = await _problem(client, "/live/master.m3u8?channel=..%2Fetc", 400)
-    assert problem["detail"].startswith("channel:")
+    assert problem["invalid-params"][0]["name"] == "channel"
+    assert "not a channel id" in problem["invalid-params"][0]["reason"]
 
 
 async def test_missing_channel_is_a_400_naming_the_parameter(client: TestClient) -> None:

@@ -62,7 +62,7 @@ def test_rendition_with_missing_segments_is_named() -> None:
     media = f"{BASE}ts-alpha/360p/index.m3u8"
     texts[media] = texts[media].replace("#EXTINF:2.000000,\nseg_009.ts\n", "")
     with pytest.raises(
-        VodError, match=r"rendition '270p'.*10 segments where rendition '360p' has 9"
+        VodError, match=r"rendition '270p'.*has 10 segments and rendition '360p' has 9"
     ):
         parse_vod("ts-alpha", url, texts)
 
