@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 
 from engine.errors import NotOnAir
 from engine.model import US_PER_S, AssetIndex, Block, Checkpoint, Clip, Plan, rounded_seconds
+from engine.render import render_media_playlist
 from engine.timeline import GroupKind, Slot, Timeline, compile_timeline
 from engine.window import Window, live_window
+from tests.conformance import check_reload, check_variants, parse_media_playlist
 from tests.factories import T0, make_asset, make_plan
 
 DURATIONS = [1_920_000, 2_002_000, 2_000_000, 1_001_000, 3_000_000, 2_499_999, 1_500_000]
@@ -224,3 +226,30 @@ def test_a_block_forty_days_out_starts_on_time_with_a_drifting_slate() -> None:
     last = timeline.groups[-2]
     assert last.kind is GroupKind.BLOCK
     assert abs(last.start_us - start) <= 1_001_000
+
+
+@fast
+@given(cases(), instants, st.integers(1, 30 * US_PER_S))
+def test_rendered_playlists_conform_and_variants_agree(case: Case, offset: int, step: int) -> None:
+    start = case.timeline.start_us + offset
+    first, second = (
+        _window_or_none(case.timeline, start),
+        _window_or_none(case.timeline, start + step),
+    )
+    if first is None or second is None:
+        return
+    parsed = {
+        (when, variant): parse_media_playlist(
+            render_media_playlist(case.timeline, window, variant).decode()
+        )
+        for when, window in (("first", first), ("second", second))
+        for variant in (0, 1)
+    }
+    violations = [v for p in parsed.values() for v in p.violations]
+    for variant in (0, 1):
+        violations += check_reload(parsed[("first", variant)], parsed[("second", variant)])
+    for when in ("first", "second"):
+        violations += check_variants({str(v): parsed[(when, v)] for v in (0, 1)})
+    assert violations == []
+    for seg, slot in zip(parsed[("first", 0)].segments, first.slots, strict=True):
+        assert seg.dsn == slot.discontinuity_sequence
