@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import multiprocessing
 import os
@@ -17,6 +18,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from cloudformation.deploy import DeployError, deploy, destroy
+from cloudformation.params import ParamsError, StackParams
+from cloudformation.services import write_task_definitions
+from cloudformation.template import build_template
 from engine.app import create_app, load_timelines
 from engine.clock import SystemClock
 from engine.errors import PlanError
@@ -26,6 +31,7 @@ from vchannel.origin import create_origin_app
 from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR, write_sample_plans
 
 log = logging.getLogger("vchannel")
+TASK_DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "task_definitions"
 
 
 def _engine_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> EngineSettings:
@@ -129,6 +135,29 @@ async def _run_up(host: str, engine_port: int, origin_port: int, plans: Path) ->
         await origin.cleanup()
 
 
+def run_aws(args: argparse.Namespace) -> int:
+    """`vchannel aws ...`: template and task definitions offline; deploy/destroy with boto3."""
+    if args.aws_command in ("template", "deploy", "task-definitions"):
+        params = StackParams.from_pairs(args.param)
+    if args.aws_command == "template":
+        template = build_template(params)
+        print(template.to_yaml() if args.format == "yaml" else template.to_json())
+        return 0
+    if args.aws_command == "task-definitions":
+        for path in write_task_definitions(args.out, params):
+            print(path)
+        return 0
+    import boto3
+
+    client = boto3.client("cloudformation", region_name=args.region)
+    if args.aws_command == "deploy":
+        body = json.dumps(build_template(params).to_dict(), separators=(",", ":"))
+        deploy(client, args.stack_name, body)
+        return 0
+    destroy(client, args.stack_name)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -158,6 +187,26 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     up.add_argument("--port", type=int, default=8000, help="engine port")
     up.add_argument("--origin-port", type=int, default=8080)
 
+    aws = commands.add_parser("aws", help="build, deploy or destroy the AWS stack")
+    aws_commands = aws.add_subparsers(dest="aws_command", required=True)
+    param_help = "a stack parameter as field=value (see cloudformation/params.py), repeatable"
+    template = aws_commands.add_parser("template", help="print the CloudFormation template")
+    template.add_argument("--format", choices=["json", "yaml"], default="json")
+    template.add_argument("--param", action="append", default=[], help=param_help)
+    deploy = aws_commands.add_parser("deploy", help="create or update the stack (change set)")
+    deploy.add_argument("--stack-name", required=True)
+    deploy.add_argument("--param", action="append", default=[], help=param_help)
+    deploy.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    destroy = aws_commands.add_parser("destroy", help="delete the stack")
+    destroy.add_argument("--stack-name", required=True)
+    destroy.add_argument("--region")
+    task_definitions = aws_commands.add_parser(
+        "task-definitions",
+        help="rewrite task_definitions/*.json (ECS RegisterTaskDefinition input)",
+    )
+    task_definitions.add_argument("--out", type=Path, default=TASK_DEFINITIONS_DIR)
+    task_definitions.add_argument("--param", action="append", default=[], help=param_help)
+
     samples = commands.add_parser("samples", help="rewrite samples/plans from samples/media")
     samples.add_argument("--out", type=Path, default=PLANS_DIR)
     samples.add_argument("--base-url", default=DEFAULT_BASE_URL)
@@ -179,6 +228,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_run_up(args.host, args.port, args.origin_port, plans))
             return 0
+        if args.command == "aws":
+            return run_aws(args)
         if args.command == "samples":
             for path in write_sample_plans(args.out, args.base_url):
                 print(path)
@@ -186,7 +237,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SettingsError as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
-    except PlanError as error:
+    except (PlanError, ParamsError, DeployError) as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
     return 2  # pragma: no cover - argparse requires a command

@@ -1,0 +1,1 @@
+"""The AWS stack (troposphere): build_template(params) and its deploy command (boto3)."""

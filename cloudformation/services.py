@@ -1,0 +1,157 @@
+"""The two services as data: one spec feeds both the CloudFormation template and the ECS task
+definition files in task_definitions/ (so the two cannot drift apart)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudformation.params import StackParams
+
+NAMESPACE = "vchannel.internal"
+"""Cloud Map private DNS namespace; the engine reaches the schedule service at
+schedule.<namespace>:8001 without leaving the VPC."""
+DATA_PATH = "/data"
+"""Where the schedule service keeps its SQLite file (an EFS access point)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    port: int
+    command: tuple[str, ...]
+    cpu: int
+    memory: int
+    environment: tuple[tuple[str, str], ...]
+    secrets: tuple[str, ...]
+    """Environment variables whose values come from Secrets Manager."""
+    uses_efs: bool = False
+
+    @property
+    def health_check_command(self) -> list[str]:
+        probe = (
+            "import urllib.request; "
+            f"urllib.request.urlopen('http://127.0.0.1:{self.port}/health', timeout=3)"
+        )
+        return ["CMD", "python", "-c", probe]
+
+
+def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
+    engine = ServiceSpec(
+        name="engine",
+        port=8000,
+        command=("vchannel", "engine"),
+        cpu=params.engine_cpu,
+        memory=params.engine_memory,
+        environment=(
+            ("HOST", "0.0.0.0"),
+            ("PORT", "8000"),
+            ("WORKERS", str(max(1, params.engine_cpu // 1024))),
+            ("CHANNELMGRAPI", f"http://schedule.{NAMESPACE}:8001"),
+            ("CORS_ORIGIN", "*"),
+        ),
+        secrets=(),
+    )
+    environment = [("HOST", "0.0.0.0"), ("PORT", "8001"), ("CORS_WHITELIST", params.cors_whitelist)]
+    secrets = ["API_KEY"]
+    if params.database == "rds":
+        secrets.append("DATABASE_URL")
+    else:
+        # SQLite on EFS (NFS): WAL needs shared memory between processes on one host, which
+        # NFS cannot give, so the rollback journal is used and only one task runs.
+        environment += [
+            ("DATABASE_URL", f"sqlite:///{DATA_PATH}/vchannel.db"),
+            ("SQLITE_JOURNAL_MODE", "DELETE"),
+        ]
+    schedule = ServiceSpec(
+        name="schedule",
+        port=8001,
+        command=("vchannel", "schedule-api"),
+        cpu=params.schedule_cpu,
+        memory=params.schedule_memory,
+        environment=tuple(environment),
+        secrets=tuple(secrets),
+        uses_efs=params.database == "sqlite-efs",
+    )
+    return {"engine": engine, "schedule": schedule}
+
+
+def task_definition_input(service: ServiceSpec) -> dict[str, Any]:
+    """An ECS RegisterTaskDefinition input for a service.
+
+    Values that only the deployed stack knows are written as ${Name} placeholders: ImageUri,
+    ExecutionRoleArn, <Service>TaskRoleArn, <Service>LogGroup, AWS::Region, <Secret>SecretArn,
+    FileSystemId, AccessPointId. The stack's outputs give each of them.
+    """
+    title = service.name.capitalize()
+    container: dict[str, Any] = {
+        "name": service.name,
+        "image": "${ImageUri}",
+        "essential": True,
+        "command": list(service.command),
+        "portMappings": [{"containerPort": service.port, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in service.environment],
+        "secrets": [
+            {"name": name, "valueFrom": "${" + secret_logical_id(name) + "Arn}"}
+            for name in service.secrets
+        ],
+        "healthCheck": {
+            "command": service.health_check_command,
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 20,
+        },
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": "${" + title + "LogGroup}",
+                "awslogs-region": "${AWS::Region}",
+                "awslogs-stream-prefix": service.name,
+            },
+        },
+    }
+    definition: dict[str, Any] = {
+        "family": f"vchannel-{service.name}",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": str(service.cpu),
+        "memory": str(service.memory),
+        "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
+        "executionRoleArn": "${ExecutionRoleArn}",
+        "taskRoleArn": "${" + title + "TaskRoleArn}",
+        "containerDefinitions": [container],
+    }
+    if service.uses_efs:
+        container["mountPoints"] = [
+            {"sourceVolume": "data", "containerPath": DATA_PATH, "readOnly": False}
+        ]
+        definition["volumes"] = [
+            {
+                "name": "data",
+                "efsVolumeConfiguration": {
+                    "fileSystemId": "${FileSystemId}",
+                    "transitEncryption": "ENABLED",
+                    "authorizationConfig": {"accessPointId": "${AccessPointId}", "iam": "ENABLED"},
+                },
+            }
+        ]
+    return definition
+
+
+def secret_logical_id(environment_name: str) -> str:
+    """API_KEY -> ApiKeySecret, DATABASE_URL -> DatabaseUrlSecret."""
+    return "".join(part.capitalize() for part in environment_name.split("_")) + "Secret"
+
+
+def write_task_definitions(directory: Path, params: StackParams | None = None) -> list[Path]:
+    """Write task_definitions/<service>.json for the given (default) parameters."""
+    params = params or StackParams()
+    written = []
+    for name, spec in service_specs(params).items():
+        path = directory / f"{name}.json"
+        path.write_text(json.dumps(task_definition_input(spec), indent=2) + "\n")
+        written.append(path)
+    return written
