@@ -48,6 +48,6 @@ make ts-alpha   'Program A (TS)'   'navy'        440 20 mpegts
 make ts-bravo   'Program B (TS)'   'darkgreen'   550 30 mpegts
 make ts-charlie 'Program C (TS)'   'darkred'     660 44 mpegts
 make cmaf-delta 'Program D (fMP4)' 'indigo'      770 24 fmp4
-make slate-ts   'We will be right back' 'dimgray' 330 6 mpegts
-make slate-cmaf 'We will be right back' 'dimgray' 330 6 fmp4
+make slate-ts   'Be right back' 'dimgray' 330 6 mpegts
+make slate-cmaf 'Be right back' 'dimgray' 330 6 fmp4
 du -sh "$out"
