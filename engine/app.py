@@ -147,7 +147,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        response = _problem(error.status, error.reason, f"{request.method} {request.path}")
+        allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        response = _problem(error.status, error.reason, f"{request.method} {request.path}", allow)
     except Exception:
         log.exception("unexpected error serving %s", request.path_qs)
         response = _problem(500, "Internal error", "the engine failed; see its log")

@@ -27,6 +27,9 @@ from engine.clock import SystemClock
 from engine.errors import PlanError
 from engine.settings import EngineSettings, SettingsError
 from engine.timeline import Timeline
+from schedule_api.app import create_app as create_schedule_app
+from schedule_api.settings import ScheduleSettings
+from schedule_api.settings import SettingsError as ScheduleSettingsError
 from vchannel.origin import create_origin_app
 from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR, write_sample_plans
 
@@ -177,6 +180,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         "--clock-speed", type=float, help="simulation only: run the clock N times faster"
     )
 
+    schedule = commands.add_parser(
+        "schedule-api",
+        help="serve the schedule REST API (port 8001; settings from the environment)",
+    )
+    schedule.add_argument("--host", help="listen address (HOST, default 0.0.0.0)")
+    schedule.add_argument("--port", type=int, help="listen port (PORT, default 8001)")
+    schedule.add_argument(
+        "--database-url", help="sqlite:///path or postgresql://... (DATABASE_URL)"
+    )
+
     origin = commands.add_parser("origin", help="serve a folder of HLS VOD media (port 8080)")
     origin.add_argument("--host", default="127.0.0.1")
     origin.add_argument("--port", type=int, default=8080)
@@ -215,6 +228,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         if args.command == "engine":
             return run_engine(_engine_settings(args, environ))
+        if args.command == "schedule-api":
+            merged = dict(environ)
+            flags = {"HOST": args.host, "PORT": args.port, "DATABASE_URL": args.database_url}
+            merged.update({k: str(v) for k, v in flags.items() if v is not None})
+            schedule_settings = ScheduleSettings.from_env(merged)
+            web.run_app(
+                create_schedule_app(schedule_settings),
+                host=schedule_settings.host,
+                port=schedule_settings.port,
+                access_log=None,
+                print=None,
+                loop=_new_loop(),
+            )
+            return 0
         if args.command == "origin":
             web.run_app(
                 create_origin_app(args.root), host=args.host, port=args.port, access_log=None
@@ -234,7 +261,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             for path in write_sample_plans(args.out, args.base_url):
                 print(path)
             return 0
-    except SettingsError as error:
+    except (SettingsError, ScheduleSettingsError) as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
     except (PlanError, ParamsError, DeployError) as error:

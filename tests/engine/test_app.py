@@ -131,6 +131,13 @@ async def test_missing_channel_is_a_400_naming_the_parameter(client: TestClient)
     assert problem["detail"].startswith("channel:")
 
 
+async def test_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
+    response = await client.post(MEDIA)
+    assert response.status == 405
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "GET" in response.headers["Allow"]
+
+
 async def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
     await _problem(client, "/nothing-here", 404)
 

@@ -1,0 +1,1 @@
+"""The schedule service: channels, assets and (later) schedules, on SQLite or PostgreSQL."""

@@ -1,0 +1,102 @@
+"""Tables (SQLAlchemy Core) and the database engine, one code path for SQLite and PostgreSQL.
+
+Instants are integer microseconds since the epoch, as in the engine's core. Migrations live in
+schedule_api/migrations (Alembic) and are applied when the service starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = sa.MetaData()
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("target_duration", sa.Integer, nullable=False),
+    sa.Column("window_ms", sa.Integer, nullable=False),
+    sa.Column("slate_asset_id", sa.String(63), nullable=False),
+    sa.Column("time_zone", sa.String(64), nullable=False),
+    sa.Column("artwork_url", sa.Text, nullable=True),
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("checkpoint_us", sa.BigInteger, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+)
+
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("genre", sa.String(100), nullable=False),
+    sa.Column("episode", sa.String(100), nullable=False),
+    sa.Column("rating", sa.String(50), nullable=False),
+    sa.Column("artwork_url", sa.Text, nullable=True),
+    sa.Column("container", sa.String(8), nullable=False),
+    sa.Column("duration_us", sa.BigInteger, nullable=False),
+    sa.Column("max_segment_us", sa.BigInteger, nullable=False),
+    sa.Column("renditions", sa.JSON, nullable=False),
+    sa.Column("index_json", sa.Text, nullable=False),
+    sa.Column("ingested_us", sa.BigInteger, nullable=False),
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def async_url(url: str) -> str:
+    """sqlite:///x -> sqlite+aiosqlite:///x; postgresql://... -> postgresql+asyncpg://..."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
+
+
+def create_engine(url: str, sqlite_journal_mode: str = "WAL") -> AsyncEngine:
+    """The async engine. SQLite gets its journal mode, foreign keys, a busy timeout and
+    synchronous=FULL, so that a crash loses no committed write."""
+    full = async_url(url)
+    if full.startswith("sqlite"):
+        path = Path(full.removeprefix("sqlite+aiosqlite:///"))
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(full)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute(f"PRAGMA journal_mode={sqlite_journal_mode}")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(full, pool_pre_ping=True)
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every pending migration (idempotent)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)

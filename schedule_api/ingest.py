@@ -1,0 +1,135 @@
+"""Ingest: fetch every playlist of an HLS VOD with aiohttp, safely, and index it.
+
+Safety: only http(s); the host's addresses (and those of every redirect hop) must not be
+loopback, private, link-local (169.254.169.254 included), multicast, reserved or unspecified
+unless ALLOWED_SOURCES lists them; redirects are followed by hand, at most MAX_REDIRECTS;
+every playlist is read with a total timeout and a byte limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from engine.errors import PlanError
+from engine.hls_vod import parse_vod, variant_urls
+from engine.model import AssetIndex
+from schedule_api.errors import Unprocessable
+from schedule_api.settings import Network
+
+MAX_REDIRECTS = 3
+
+
+def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+    )
+
+
+async def check_source(url: str, allowed: Iterable[Network]) -> None:
+    """Refuse URLs that ingest must not fetch (Unprocessable names the field 'url')."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Unprocessable("url", "must be an http or https URL with a host")
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname,
+            parts.port or (443 if parts.scheme == "https" else 80),
+            type=socket.SOCK_STREAM,
+        )
+    except (OSError, UnicodeError, ValueError):  # IDNA refuses over-long or odd labels
+        raise Unprocessable("url", f"cannot resolve host {parts.hostname[:80]!r}") from None
+    networks = list(allowed)
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if _forbidden(address) and not any(address in network for network in networks):
+            raise Unprocessable(
+                "url",
+                f"{parts.hostname} resolves to {address}, a private, loopback, link-local or "
+                "multicast address; list it in ALLOWED_SOURCES to allow it",
+            )
+
+
+class Fetcher:
+    """Fetches playlists for one ingest with the service's limits."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        allowed: Iterable[Network],
+        timeout_seconds: float,
+        max_bytes: int,
+    ) -> None:
+        self.session = session
+        self.allowed = tuple(allowed)
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self.max_bytes = max_bytes
+
+    async def text(self, url: str) -> tuple[str, str]:
+        """(final URL after redirects, body as text)."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            await check_source(current, self.allowed)
+            try:
+                async with self.session.get(
+                    current, allow_redirects=False, timeout=self.timeout
+                ) as response:
+                    if response.status in (301, 302, 303, 307, 308):
+                        location = response.headers.get("Location")
+                        if not location:
+                            raise Unprocessable("url", f"{current}: redirect without Location")
+                        current = urljoin(current, location)
+                        continue
+                    if response.status != 200:
+                        raise Unprocessable("url", f"{current} answered HTTP {response.status}")
+                    body = bytearray()
+                    async for chunk in response.content.iter_chunked(65536):
+                        body.extend(chunk)
+                        if len(body) > self.max_bytes:
+                            raise Unprocessable(
+                                "url",
+                                f"{current} is larger than {self.max_bytes} bytes "
+                                "(INGEST_MAX_PLAYLIST_BYTES)",
+                            )
+            except TimeoutError:
+                raise Unprocessable("url", f"{current} did not answer in time") from None
+            except aiohttp.ClientError as error:
+                raise Unprocessable("url", f"{current}: {error.__class__.__name__}") from None
+            try:
+                return current, body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Unprocessable("url", f"{current} is not UTF-8 text") from None
+        raise Unprocessable("url", f"more than {MAX_REDIRECTS} redirects")
+
+
+async def ingest(fetcher: Fetcher, asset_id: str, url: str, version: int, title: str) -> AssetIndex:
+    """Fetch and index an HLS VOD; Unprocessable names the field and the reason."""
+    final_url, top = await fetcher.text(url)
+    if not top.lstrip("\ufeff").startswith("#EXTM3U"):
+        raise Unprocessable("url", f"{final_url} is not an HLS playlist (no #EXTM3U)")
+    texts = {final_url: top}
+    try:
+        media = variant_urls(final_url, top)
+    except Exception as error:  # m3u8 raises bare exceptions on garbage
+        raise Unprocessable("url", f"{final_url} does not parse: {error}") from None
+    for media_url in media:
+        if media_url not in texts:
+            texts[media_url] = (await fetcher.text(media_url))[1]
+    try:
+        return parse_vod(asset_id, final_url, texts, version=version, title=title)
+    except PlanError as error:
+        raise Unprocessable("url", f"{error.where}: {error.field}: {error.reason}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise Unprocessable("url", f"a playlist does not parse: {error}") from None

@@ -1,0 +1,97 @@
+"""Schedule service settings: a frozen value built from an environment mapping."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(ValueError):
+    """A setting is invalid; the message names the environment variable."""
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_DATABASE_URL = "sqlite:///data/vchannel.db"
+"""A SQLite file under ./data (relative to the working directory)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """Schedule service configuration.
+
+    Variables: HOST, PORT, DATABASE_URL (sqlite:///path or postgresql://...), API_KEY (writes
+    need `Authorization: Bearer <key>` when set), API_KEY_READS (1: reads need it too),
+    CORS_WHITELIST (comma-separated origins), ALLOWED_SOURCES (comma-separated CIDRs that
+    ingest may fetch from although they are private, loopback or link-local), MAX_BODY_BYTES,
+    SQLITE_JOURNAL_MODE (WAL, or DELETE on network file systems), INGEST_TIMEOUT_SECONDS,
+    INGEST_MAX_PLAYLIST_BYTES.
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8001
+    database_url: str = DEFAULT_DATABASE_URL
+    api_key: str = ""
+    api_key_reads: bool = False
+    cors_whitelist: tuple[str, ...] = ()
+    allowed_sources: tuple[Network, ...] = ()
+    max_body_bytes: int = 1_048_576
+    sqlite_journal_mode: str = "WAL"
+    ingest_timeout_seconds: float = 10.0
+    ingest_max_playlist_bytes: int = 5_242_880
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ScheduleSettings:
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = environ.get(name) or ""
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r}: not a whole number") from None
+            if not low <= value <= high:
+                raise SettingsError(f"{name}={raw!r}: must be between {low} and {high}")
+            return value
+
+        url = environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise SettingsError(
+                f"DATABASE_URL={url.split('@')[-1]!r}: use sqlite:///<path> or postgresql://..."
+            )
+        networks = []
+        for item in (environ.get("ALLOWED_SOURCES") or "").split(","):
+            if item.strip():
+                try:
+                    networks.append(ipaddress.ip_network(item.strip(), strict=False))
+                except ValueError:
+                    raise SettingsError(
+                        f"ALLOWED_SOURCES: {item.strip()!r} is not a CIDR"
+                    ) from None
+        journal = (environ.get("SQLITE_JOURNAL_MODE") or "WAL").upper()
+        if journal not in ("WAL", "DELETE", "TRUNCATE"):
+            raise SettingsError(f"SQLITE_JOURNAL_MODE={journal!r}: WAL, DELETE or TRUNCATE")
+        timeout_raw = environ.get("INGEST_TIMEOUT_SECONDS") or "10"
+        try:
+            timeout = float(timeout_raw)
+        except ValueError:
+            raise SettingsError(f"INGEST_TIMEOUT_SECONDS={timeout_raw!r}: not a number") from None
+        if not 0 < timeout <= 120:
+            raise SettingsError("INGEST_TIMEOUT_SECONDS: must be above 0 and at most 120")
+        return cls(
+            host=environ.get("HOST") or "0.0.0.0",
+            port=integer("PORT", 8001, 0, 65535),
+            database_url=url,
+            api_key=environ.get("API_KEY") or "",
+            api_key_reads=(environ.get("API_KEY_READS") or "") in ("1", "true", "yes"),
+            cors_whitelist=tuple(
+                o.strip() for o in (environ.get("CORS_WHITELIST") or "").split(",") if o.strip()
+            ),
+            allowed_sources=tuple(networks),
+            max_body_bytes=integer("MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
+            sqlite_journal_mode=journal,
+            ingest_timeout_seconds=timeout,
+            ingest_max_playlist_bytes=integer(
+                "INGEST_MAX_PLAYLIST_BYTES", 5_242_880, 1024, 256 * 1_048_576
+            ),
+        )

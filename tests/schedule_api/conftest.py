@@ -1,0 +1,206 @@
+"""Fixtures: a real PostgreSQL server on 127.0.0.1, both databases per test, and a real HTTP
+origin on 127.0.0.1 that serves the sample media and broken variants of it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from schedule_api.app import create_app
+from schedule_api.settings import ScheduleSettings
+from tests.e2e.conftest import free_port
+
+MEDIA = Path(__file__).resolve().parents[2] / "samples" / "media"
+
+
+def _initdb() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed; the README's test command installs it")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own on 127.0.0.1 for the test session; yields its base URL."""
+    bindir = _initdb()
+    root = Path(tempfile.mkdtemp(prefix="vchannel-pg-"))
+    data, port = root / "data", free_port()
+    as_root = os.geteuid() == 0
+    if as_root:  # initdb refuses to run as root
+        shutil.chown(root, "postgres")
+
+    def run(*command: str) -> None:
+        full = ["runuser", "-u", "postgres", "--", *command] if as_root else list(command)
+        subprocess.run(full, check=True, capture_output=True, timeout=120)
+
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/vchannel.db"
+        return
+    url = await _new_postgres_database(request.getfixturevalue("postgres"))
+    yield url
+    await _drop_postgres_database(url)
+
+
+@pytest.fixture
+async def database_url_postgres(postgres: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database."""
+    url = await _new_postgres_database(postgres)
+    yield url
+    await _drop_postgres_database(url)
+
+
+async def _new_postgres_database(base: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(f"{base}/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    return f"{base}/{name}"
+
+
+async def _drop_postgres_database(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    admin = await asyncpg.connect(f"{base}/postgres")
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+def _broken(text: str) -> web.Response:
+    return web.Response(text=text, content_type="application/vnd.apple.mpegurl")
+
+
+def _origin_app() -> web.Application:
+    """Sample media under /media/, and broken VODs under /broken/<kind>/."""
+    app = web.Application()
+    alpha = (MEDIA / "ts-alpha" / "master.m3u8").read_text()
+
+    async def master_with_missing_rendition(request: web.Request) -> web.Response:
+        text = alpha.replace("360p/index.m3u8", "/media/ts-alpha/360p/index.m3u8")
+        text = text.replace("180p/index.m3u8", "/media/ts-alpha/180p/index.m3u8")
+        return _broken(text.replace("270p/index.m3u8", "missing/index.m3u8"))
+
+    async def misaligned_master(request: web.Request) -> web.Response:
+        return _broken(alpha)
+
+    async def misaligned_media(request: web.Request) -> web.Response:
+        text = (MEDIA / "ts-alpha" / request.match_info["variant"] / "index.m3u8").read_text()
+        if request.match_info["variant"] == "180p":
+            text = text.replace("#EXTINF:2.000000,\nseg_003.ts", "#EXTINF:2.500000,\nseg_003.ts")
+        return _broken(text)
+
+    async def garbage(request: web.Request) -> web.Response:
+        return web.Response(body=os.urandom(4096), content_type="application/octet-stream")
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_type = "application/vnd.apple.mpegurl"
+        await response.prepare(request)
+        await response.write(b"#EXTM3U\n")
+        line = b"#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00Z\n" * 1000
+        for _ in range(50 * 1_048_576 // len(line)):
+            await response.write(line)
+        return response
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return _broken(alpha)
+
+    async def no_endlist(request: web.Request) -> web.Response:
+        text = (MEDIA / "ts-alpha" / "360p" / "index.m3u8").read_text()
+        return _broken(text.replace("#EXT-X-ENDLIST\n", ""))
+
+    async def redirect_loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/broken/loop/master.m3u8")
+
+    async def redirect_once(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/media/ts-bravo/master.m3u8")
+
+    app.router.add_get("/broken/missing/master.m3u8", master_with_missing_rendition)
+    app.router.add_get("/broken/misaligned/master.m3u8", misaligned_master)
+    app.router.add_get("/broken/misaligned/{variant}/index.m3u8", misaligned_media)
+    app.router.add_get("/broken/garbage/master.m3u8", garbage)
+    app.router.add_get("/broken/huge/master.m3u8", huge)
+    app.router.add_get("/broken/slow/master.m3u8", slow)
+    app.router.add_get("/broken/noendlist/index.m3u8", no_endlist)
+    app.router.add_get("/broken/loop/master.m3u8", redirect_loop)
+    app.router.add_get("/moved/master.m3u8", redirect_once)
+    app.router.add_static("/media", MEDIA)
+    return app
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[str]:
+    server = TestServer(_origin_app(), host="127.0.0.1")
+    await server.start_server()
+    yield f"http://127.0.0.1:{server.port}"
+    await server.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_us = 1_800_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.now_us
+
+
+def make_settings(database_url: str, **changes: Any) -> ScheduleSettings:
+    environ = {
+        "DATABASE_URL": database_url,
+        "ALLOWED_SOURCES": "127.0.0.0/8",
+        "INGEST_TIMEOUT_SECONDS": "1",
+        **{k: str(v) for k, v in changes.items()},
+    }
+    return ScheduleSettings.from_env(environ)
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[TestClient]:
+    client = TestClient(TestServer(create_app(make_settings(database_url), clock=Clock())))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+async def ingest(api: TestClient, origin: str, asset: str, asset_id: str | None = None) -> Any:
+    body: dict[str, Any] = {"url": f"{origin}/media/{asset}/master.m3u8", "title": asset}
+    if asset_id:
+        body["id"] = asset_id
+    response = await api.post("/assets", json=body)
+    assert response.status == 201, await response.text()
+    return await response.json()

@@ -1,0 +1,115 @@
+"""A crash at any moment loses no committed write: SIGKILL the service while a client
+creates channels in a loop, restart it, and find every channel that got a 201."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.e2e.conftest import REPO, free_port, wait_for
+from tests.schedule_api.conftest import MEDIA
+
+
+def _start_service(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    environ = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "ALLOWED_SOURCES": "127.0.0.0/8",
+    }
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vchannel", "schedule-api"],
+            cwd=REPO,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for(f"http://127.0.0.1:{port}/health")
+    return process
+
+
+def _start_origin(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vchannel", "origin", "--port", str(port), "--root", str(MEDIA)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(f"http://127.0.0.1:{port}/slate-ts/master.m3u8")
+    return process
+
+
+async def _write_until_killed(base: str, process: subprocess.Popen[bytes]) -> list[str]:
+    """Create channels back to back; SIGKILL the service after 2 s; return the ids that
+    were answered 201."""
+    acknowledged: list[str] = []
+    loop = asyncio.get_running_loop()
+    async with aiohttp.ClientSession() as session:
+        killer = loop.call_later(2.0, os.kill, process.pid, signal.SIGKILL)
+        number = 0
+        while True:
+            number += 1
+            body = {"id": f"c{number}", "name": f"Channel {number}", "slate": "slate"}
+            try:
+                async with session.post(f"{base}/channels", json=body) as response:
+                    if response.status != 201:
+                        raise AssertionError(await response.text())
+                    acknowledged.append(body["id"])
+            except aiohttp.ClientError:
+                break
+        killer.cancel()
+    return acknowledged
+
+
+async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
+    port, origin_port, log = free_port(), free_port(), tmp_path / "service.log"
+    base = f"http://127.0.0.1:{port}"
+    service = await asyncio.to_thread(_start_service, database_url, port, log)
+    origin = await asyncio.to_thread(_start_origin, origin_port)
+    try:
+        slate = {
+            "id": "slate",
+            "title": "Slate",
+            "url": f"http://127.0.0.1:{origin_port}/slate-ts/master.m3u8",
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{base}/assets", json=slate) as response,
+        ):
+            assert response.status == 201
+        acknowledged = await _write_until_killed(base, service)
+        assert await asyncio.to_thread(service.wait, 10) == -signal.SIGKILL
+        assert len(acknowledged) > 10
+        service = await asyncio.to_thread(_start_service, database_url, port, log)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{base}/channels") as response,
+        ):
+            stored = {channel["id"] for channel in (await response.json())["items"]}
+        assert set(acknowledged) <= stored
+    finally:
+        for process in (service, origin):
+            process.kill()
+            await asyncio.to_thread(process.wait, 10)
+
+
+async def test_sqlite_keeps_every_acknowledged_write_through_sigkill(tmp_path: Path) -> None:
+    await _crash_and_check(f"sqlite:///{tmp_path}/v.db", tmp_path)
+
+
+async def test_postgresql_keeps_every_acknowledged_write_through_sigkill(
+    tmp_path: Path, database_url_postgres: str
+) -> None:
+    await _crash_and_check(database_url_postgres, tmp_path)
+
+
+pytestmark = pytest.mark.e2e
