@@ -176,6 +176,28 @@ class _Stack:
                     )
                 )
 
+    def group(
+        self, title: str, description: str, port: int, sources: list[ec2.SecurityGroup], tag: str
+    ) -> ec2.SecurityGroup:
+        """A security group that admits TCP `port` from the given security groups only."""
+        return self.t.add_resource(
+            ec2.SecurityGroup(
+                title,
+                GroupDescription=description,
+                VpcId=self.vpc,
+                SecurityGroupIngress=[
+                    ec2.SecurityGroupRule(
+                        IpProtocol="tcp",
+                        FromPort=port,
+                        ToPort=port,
+                        SourceSecurityGroupId=Ref(source),
+                    )
+                    for source in sources
+                ],
+                Tags=self.tag(tag),
+            )
+        )
+
     @property
     def task_subnets(self) -> list[object]:
         return self.public_subnets if self.p.egress == "public" else self.private_subnets
@@ -186,19 +208,12 @@ class _Stack:
         if self.p.egress != "endpoints":
             return
         t = self.t
-        group = t.add_resource(
-            ec2.SecurityGroup(
-                "EndpointSecurityGroup",
-                GroupDescription="HTTPS from the tasks to the VPC endpoints",
-                VpcId=self.vpc,
-                SecurityGroupIngress=[
-                    ec2.SecurityGroupRule(
-                        IpProtocol="tcp", FromPort=443, ToPort=443, SourceSecurityGroupId=Ref(g)
-                    )
-                    for g in (self.engine_group, self.schedule_group)
-                ],
-                Tags=self.tag("endpoints"),
-            )
+        group = self.group(
+            "EndpointSecurityGroup",
+            "HTTPS from the tasks to the VPC endpoints",
+            443,
+            [self.engine_group, self.schedule_group],
+            "endpoints",
         )
         for name, service in (
             ("EcrApi", "ecr.api"),
@@ -256,38 +271,19 @@ class _Stack:
                 Tags=self.tag("alb"),
             )
         )
-        self.engine_group = t.add_resource(
-            ec2.SecurityGroup(
-                "EngineSecurityGroup",
-                GroupDescription="Engine tasks: only the load balancer reaches port 8000",
-                VpcId=self.vpc,
-                SecurityGroupIngress=[
-                    ec2.SecurityGroupRule(
-                        IpProtocol="tcp",
-                        FromPort=8000,
-                        ToPort=8000,
-                        SourceSecurityGroupId=Ref(self.alb_group),
-                    )
-                ],
-                Tags=self.tag("engine"),
-            )
+        self.engine_group = self.group(
+            "EngineSecurityGroup",
+            "Engine tasks: only the load balancer reaches port 8000",
+            8000,
+            [self.alb_group],
+            "engine",
         )
-        self.schedule_group = t.add_resource(
-            ec2.SecurityGroup(
-                "ScheduleSecurityGroup",
-                GroupDescription="Schedule tasks: the load balancer and the engine reach port 8001",
-                VpcId=self.vpc,
-                SecurityGroupIngress=[
-                    ec2.SecurityGroupRule(
-                        IpProtocol="tcp",
-                        FromPort=8001,
-                        ToPort=8001,
-                        SourceSecurityGroupId=Ref(group),
-                    )
-                    for group in (self.alb_group, self.engine_group)
-                ],
-                Tags=self.tag("schedule"),
-            )
+        self.schedule_group = self.group(
+            "ScheduleSecurityGroup",
+            "Schedule tasks: the load balancer and the engine reach port 8001",
+            8001,
+            [self.alb_group, self.engine_group],
+            "schedule",
         )
 
     # --- data ----------------------------------------------------------------------------
@@ -308,21 +304,12 @@ class _Stack:
     def database(self) -> None:
         p, t = self.p, self.t
         if p.database == "rds":
-            group = t.add_resource(
-                ec2.SecurityGroup(
-                    "DatabaseSecurityGroup",
-                    GroupDescription="PostgreSQL from the schedule tasks only",
-                    VpcId=self.vpc,
-                    SecurityGroupIngress=[
-                        ec2.SecurityGroupRule(
-                            IpProtocol="tcp",
-                            FromPort=5432,
-                            ToPort=5432,
-                            SourceSecurityGroupId=Ref(self.schedule_group),
-                        )
-                    ],
-                    Tags=self.tag("database"),
-                )
+            group = self.group(
+                "DatabaseSecurityGroup",
+                "PostgreSQL from the schedule tasks only",
+                5432,
+                [self.schedule_group],
+                "database",
             )
             credentials = t.add_resource(
                 secretsmanager.Secret(
@@ -381,21 +368,12 @@ class _Stack:
             del credentials, instance
             self.secret_refs["DATABASE_URL"] = Ref(url)
             return
-        group = t.add_resource(
-            ec2.SecurityGroup(
-                "FileSystemSecurityGroup",
-                GroupDescription="NFS from the schedule tasks only",
-                VpcId=self.vpc,
-                SecurityGroupIngress=[
-                    ec2.SecurityGroupRule(
-                        IpProtocol="tcp",
-                        FromPort=2049,
-                        ToPort=2049,
-                        SourceSecurityGroupId=Ref(self.schedule_group),
-                    )
-                ],
-                Tags=self.tag("efs"),
-            )
+        group = self.group(
+            "FileSystemSecurityGroup",
+            "NFS from the schedule tasks only",
+            2049,
+            [self.schedule_group],
+            "efs",
         )
         self.file_system = t.add_resource(
             efs.FileSystem(

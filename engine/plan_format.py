@@ -48,12 +48,6 @@ def to_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
 
 
-def from_us(instant_us: int) -> datetime:
-    from datetime import timedelta
-
-    return _EPOCH + timedelta(microseconds=instant_us)
-
-
 def _resolution(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None

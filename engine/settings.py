@@ -14,6 +14,20 @@ class SettingsError(ValueError):
     """A setting is invalid; the message names the environment variable."""
 
 
+def env_integer(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number from the environment, within [low, high]; SettingsError names it."""
+    raw = environ.get(name) or ""
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r}: must be between {low} and {high}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     """Engine configuration.
@@ -34,18 +48,6 @@ class EngineSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EngineSettings:
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = environ.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise SettingsError(f"{name}={raw!r}: not a whole number") from None
-            if not low <= value <= high:
-                raise SettingsError(f"{name}={raw!r}: must be between {low} and {high}")
-            return value
-
         clock_start_us = None
         if raw := environ.get("CLOCK_START"):
             try:
@@ -66,9 +68,9 @@ class EngineSettings:
         plans = environ.get("PLANS_PATH") or None
         return cls(
             host=environ.get("HOST") or "0.0.0.0",
-            port=integer("PORT", 8000, 0, 65535),
+            port=env_integer(environ, "PORT", 8000, 0, 65535),
             plans_path=Path(plans) if plans else None,
-            workers=integer("WORKERS", 1, 1, 64),
+            workers=env_integer(environ, "WORKERS", 1, 1, 64),
             clock_start_us=clock_start_us,
             clock_speed=clock_speed,
             cors_origin=environ.get("CORS_ORIGIN") or "*",

@@ -6,10 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-class SettingsError(ValueError):
-    """A setting is invalid; the message names the environment variable."""
-
+from engine.settings import SettingsError, env_integer
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_DATABASE_URL = "sqlite:///data/vchannel.db"
@@ -42,18 +39,6 @@ class ScheduleSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScheduleSettings:
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = environ.get(name) or ""
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                raise SettingsError(f"{name}={raw!r}: not a whole number") from None
-            if not low <= value <= high:
-                raise SettingsError(f"{name}={raw!r}: must be between {low} and {high}")
-            return value
-
         url = environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise SettingsError(
@@ -80,7 +65,7 @@ class ScheduleSettings:
             raise SettingsError("INGEST_TIMEOUT_SECONDS: must be above 0 and at most 120")
         return cls(
             host=environ.get("HOST") or "0.0.0.0",
-            port=integer("PORT", 8001, 0, 65535),
+            port=env_integer(environ, "PORT", 8001, 0, 65535),
             database_url=url,
             api_key=environ.get("API_KEY") or "",
             api_key_reads=(environ.get("API_KEY_READS") or "") in ("1", "true", "yes"),
@@ -88,10 +73,10 @@ class ScheduleSettings:
                 o.strip() for o in (environ.get("CORS_WHITELIST") or "").split(",") if o.strip()
             ),
             allowed_sources=tuple(networks),
-            max_body_bytes=integer("MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
+            max_body_bytes=env_integer(environ, "MAX_BODY_BYTES", 1_048_576, 1024, 64 * 1_048_576),
             sqlite_journal_mode=journal,
             ingest_timeout_seconds=timeout,
-            ingest_max_playlist_bytes=integer(
-                "INGEST_MAX_PLAYLIST_BYTES", 5_242_880, 1024, 256 * 1_048_576
+            ingest_max_playlist_bytes=env_integer(
+                environ, "INGEST_MAX_PLAYLIST_BYTES", 5_242_880, 1024, 256 * 1_048_576
             ),
         )

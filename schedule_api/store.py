@@ -7,7 +7,6 @@ Every write is one transaction; a unique-key violation becomes a 409 that says w
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,16 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.model import AssetIndex, rounded_seconds
 from engine.plan_format import AssetIndexModel
+from engine.render import format_date
 from schedule_api import db
 from schedule_api.errors import Conflict, NotFound
 from schedule_api.models import Asset, Channel, ProfileEntry, RenditionSummary
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def rfc3339(instant_us: int) -> str:
-    moment = _EPOCH + timedelta(microseconds=instant_us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _channel(row: sa.Row[Any]) -> Channel:
@@ -39,9 +32,9 @@ def _channel(row: sa.Row[Any]) -> Channel:
         artwork_url=row.artwork_url,
         profile=[ProfileEntry.model_validate(p) for p in row.profile],
         playback_path=f"/live/master.m3u8?channel={row.id}",
-        created=rfc3339(row.created_us),
+        created=format_date(row.created_us),
         created_ms=row.created_us // 1000,
-        updated=rfc3339(row.updated_us),
+        updated=format_date(row.updated_us),
         updated_ms=row.updated_us // 1000,
     )
 
@@ -63,7 +56,7 @@ def _asset(row: sa.Row[Any], versions: list[int]) -> Asset:
         duration_ms=row.duration_us // 1000,
         max_segment_seconds=row.max_segment_us / 1e6,
         renditions=[RenditionSummary.model_validate(r) for r in row.renditions],
-        ingested=rfc3339(row.ingested_us),
+        ingested=format_date(row.ingested_us),
         ingested_ms=row.ingested_us // 1000,
     )
 

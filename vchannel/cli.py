@@ -29,7 +29,6 @@ from engine.settings import EngineSettings, SettingsError
 from engine.timeline import Timeline
 from schedule_api.app import create_app as create_schedule_app
 from schedule_api.settings import ScheduleSettings
-from schedule_api.settings import SettingsError as ScheduleSettingsError
 from vchannel.origin import create_origin_app
 from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR, write_sample_plans
 
@@ -261,7 +260,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             for path in write_sample_plans(args.out, args.base_url):
                 print(path)
             return 0
-    except (SettingsError, ScheduleSettingsError) as error:
+    except SettingsError as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
     except (PlanError, ParamsError, DeployError) as error:

@@ -77,6 +77,14 @@ def _window_or_none(timeline: Timeline, now_us: int) -> Window | None:
         return None
 
 
+def _two_windows(case: Case, offset: int, step: int) -> tuple[Window, Window] | None:
+    """The windows at checkpoint + offset and `step` later, or None if either is not on air."""
+    start = case.timeline.start_us + offset
+    first = _window_or_none(case.timeline, start)
+    second = _window_or_none(case.timeline, start + step)
+    return None if first is None or second is None else (first, second)
+
+
 def _same_segment(a: Slot, b: Slot) -> bool:
     return (
         a.media_sequence == b.media_sequence
@@ -97,13 +105,10 @@ fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 def test_media_sequence_rises_by_the_number_of_segments_that_left(
     case: Case, offset: int, step: int
 ) -> None:
-    start = case.timeline.start_us + offset
-    first, second = (
-        _window_or_none(case.timeline, start),
-        _window_or_none(case.timeline, start + step),
-    )
-    if first is None or second is None:
+    windows = _two_windows(case, offset, step)
+    if windows is None:
         return
+    first, second = windows
     left = [s for s in first.slots if s.media_sequence < second.media_sequence]
     assert second.media_sequence - first.media_sequence >= len(left)
     if second.media_sequence <= first.last_media_sequence + 1:
@@ -113,13 +118,10 @@ def test_media_sequence_rises_by_the_number_of_segments_that_left(
 @fast
 @given(cases(), instants, st.integers(1, 120 * US_PER_S))
 def test_a_segment_never_changes_across_windows(case: Case, offset: int, step: int) -> None:
-    start = case.timeline.start_us + offset
-    first, second = (
-        _window_or_none(case.timeline, start),
-        _window_or_none(case.timeline, start + step),
-    )
-    if first is None or second is None:
+    windows = _two_windows(case, offset, step)
+    if windows is None:
         return
+    first, second = windows
     later = {s.media_sequence: s for s in second.slots}
     for slot in first.slots:
         if slot.media_sequence in later:
@@ -231,13 +233,10 @@ def test_a_block_forty_days_out_starts_on_time_with_a_drifting_slate() -> None:
 @fast
 @given(cases(), instants, st.integers(1, 30 * US_PER_S))
 def test_rendered_playlists_conform_and_variants_agree(case: Case, offset: int, step: int) -> None:
-    start = case.timeline.start_us + offset
-    first, second = (
-        _window_or_none(case.timeline, start),
-        _window_or_none(case.timeline, start + step),
-    )
-    if first is None or second is None:
+    windows = _two_windows(case, offset, step)
+    if windows is None:
         return
+    first, second = windows
     parsed = {
         (when, variant): parse_media_playlist(
             render_media_playlist(case.timeline, window, variant).decode()

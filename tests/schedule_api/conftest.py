@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from schedule_api.app import create_app
 from schedule_api.settings import ScheduleSettings
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import REPO, free_port, wait_for
 
 MEDIA = Path(__file__).resolve().parents[2] / "samples" / "media"
 
@@ -177,6 +178,21 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now_us
+
+
+def start_service(environ: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """A `vchannel schedule-api` process on 127.0.0.1:port, once it answers /health."""
+    full = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), **environ}
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vchannel", "schedule-api"],
+            cwd=REPO,
+            env=full,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for(f"http://127.0.0.1:{port}/health")
+    return process
 
 
 def make_settings(database_url: str, **changes: Any) -> ScheduleSettings:

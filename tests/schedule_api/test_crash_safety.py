@@ -14,27 +14,13 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import REPO, free_port, wait_for
-from tests.schedule_api.conftest import MEDIA
+from tests.schedule_api.conftest import MEDIA, start_service
 
 
 def _start_service(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    environ = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "ALLOWED_SOURCES": "127.0.0.0/8",
-    }
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vchannel", "schedule-api"],
-            cwd=REPO,
-            env=environ,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    wait_for(f"http://127.0.0.1:{port}/health")
-    return process
+    return start_service(
+        {"DATABASE_URL": database_url, "ALLOWED_SOURCES": "127.0.0.0/8"}, port, log
+    )
 
 
 def _start_origin(port: int) -> subprocess.Popen[bytes]:

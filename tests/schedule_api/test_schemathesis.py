@@ -10,9 +10,6 @@ type conformance checks and the refusal of schema-invalid data."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from schedule_api.app import openapi_document
-from tests.e2e.conftest import REPO, free_port, wait_for
+from tests.e2e.conftest import free_port
+from tests.schedule_api.conftest import start_service
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 
@@ -31,23 +29,9 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     work = tmp_path_factory.mktemp("schemathesis")
     port = free_port()
-    environ = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{work}/v.db",
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "INGEST_TIMEOUT_SECONDS": "1",
-    }
-    with (work / "log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vchannel", "schedule-api"],
-            cwd=REPO,
-            env=environ,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    environ = {"DATABASE_URL": f"sqlite:///{work}/v.db", "INGEST_TIMEOUT_SECONDS": "1"}
+    process = start_service(environ, port, work / "log")
     try:
-        wait_for(f"http://127.0.0.1:{port}/health")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
