@@ -210,7 +210,7 @@ def _query_int(
     request: web.Request, name: str, default: int | None, low: int, high: int
 ) -> int | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not re.fullmatch(r"[0-9]{1,12}", raw):
         raise BadRequest(name, f"{raw[:40]!r} is not a whole number")

@@ -40,24 +40,26 @@ def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 async def check_source(url: str, allowed: Iterable[Network]) -> None:
     """Refuse URLs that ingest must not fetch (Unprocessable names the field 'url')."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # e.g. an unmatched ']' or a port that is not a number
+        raise Unprocessable("url", "is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise Unprocessable("url", "must be an http or https URL with a host")
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname,
-            parts.port or (443 if parts.scheme == "https" else 80),
-            type=socket.SOCK_STREAM,
+            host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except (OSError, UnicodeError, ValueError):  # IDNA refuses over-long or odd labels
-        raise Unprocessable("url", f"cannot resolve host {parts.hostname[:80]!r}") from None
+        raise Unprocessable("url", f"cannot resolve host {host[:80]!r}") from None
     networks = list(allowed)
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if _forbidden(address) and not any(address in network for network in networks):
             raise Unprocessable(
                 "url",
-                f"{parts.hostname} resolves to {address}, a private, loopback, link-local or "
+                f"{host} resolves to {address}, a private, loopback, link-local or "
                 "multicast address; list it in ALLOWED_SOURCES to allow it",
             )
 

@@ -75,6 +75,11 @@ async def test_list_searches_and_pages(api: TestClient, origin: str) -> None:
     assert ([a["id"] for a in page["items"]], page["total"]) == (["ts-bravo", "ts-charlie"], 3)
 
 
+async def test_an_empty_offset_is_a_400_naming_offset(api: TestClient) -> None:
+    problem = await _problem(await api.get("/assets?offset="), 400)
+    assert problem["invalid-params"][0]["name"] == "offset"
+
+
 async def test_a_bad_page_size_is_a_400_naming_limit(api: TestClient) -> None:
     problem = await _problem(await api.get("/assets?limit=0"), 400)
     assert problem["invalid-params"][0]["name"] == "limit"
@@ -174,3 +179,9 @@ async def test_an_unresolvable_over_long_host_is_a_422(api: TestClient) -> None:
     url = "https://" + "0" * 300 + "/x.m3u8"
     problem = await _problem(await api.post("/assets", json={"url": url, "title": "x"}), 422)
     assert "cannot resolve host" in problem["invalid-params"][0]["reason"]
+
+
+@pytest.mark.parametrize("url", ["http://host]name/x.m3u8", "http://host:port/x.m3u8"])
+async def test_a_url_that_does_not_parse_is_a_422(api: TestClient, url: str) -> None:
+    problem = await _problem(await api.post("/assets", json={"url": url, "title": "x"}), 422)
+    assert problem["invalid-params"][0] == {"name": "url", "reason": "is not a valid URL"}
