@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 import aiohttp
@@ -173,6 +173,24 @@ def check_variants(playlists: dict[str, Parsed]) -> list[str]:
     return bad
 
 
+def check_freshness(parsed: Parsed, requested: datetime, where: str = "") -> list[str]:
+    """RFC 8216 6.2.1: a live playlist gains a segment at least every 1.5 target durations.
+
+    Measured in content time against the instant the request started, so a client that is
+    slow to read the answer cannot make a fresh playlist look stale: the last listed segment
+    must have ended no more than 1.5 x TARGETDURATION before the request.
+    """
+    if not parsed.segments or parsed.segments[-1].date is None:
+        return []
+    last = parsed.segments[-1]
+    assert last.date is not None
+    ended = last.date.timestamp() + last.duration
+    behind = requested.timestamp() - ended
+    if behind > 1.5 * parsed.target_duration:
+        return [f"{where}: the newest segment ended {behind:.1f} s before the request (6.2.1)"]
+    return []
+
+
 def variant_uris(master_url: str, text: str) -> list[str]:
     lines = text.splitlines()
     if not lines or lines[0] != "#EXTM3U":
@@ -217,11 +235,11 @@ async def watch(
             raise AssertionError(f"multivariant playlist answered {response.status}")
         variants = variant_uris(master_url, await response.text())
     previous: dict[str, Parsed] = {}
-    last_change: dict[str, tuple[float, int]] = {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         current: dict[str, Parsed] = {}
         for url in variants:
+            requested = datetime.now(UTC)
             async with session.get(rewrite(url, report.fetches)) as response:
                 report.fetches += 1
                 body = await response.text()
@@ -236,18 +254,7 @@ async def watch(
             report.violations.extend(parsed.violations)
             if url in previous:
                 report.violations.extend(check_reload(previous[url], parsed, url))
-            now = time.monotonic()
-            last = parsed.segments[-1].msn if parsed.segments else -1
-            changed_at, seen_msn = last_change.get(url, (now, last))
-            if last != seen_msn:
-                last_change[url] = (now, last)
-            elif now - changed_at > 1.5 * parsed.target_duration + interval:
-                report.violations.append(
-                    f"{url}: no new segment for {now - changed_at:.1f} s (6.2.1)"
-                )
-                last_change[url] = (now, last)
-            else:
-                last_change.setdefault(url, (now, last))
+            report.violations.extend(check_freshness(parsed, requested, url))
             current[url] = parsed
             report.uris.update(s.uri for s in parsed.segments)
             if parsed.segments:

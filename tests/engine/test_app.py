@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ from engine.plan_format import to_us
 from engine.render import render_media_playlist
 from engine.settings import EngineSettings
 from engine.window import live_window
-from tests.conformance import check_reload, check_variants, parse_media_playlist
+from tests.conformance import (
+    check_freshness,
+    check_reload,
+    check_variants,
+    parse_media_playlist,
+)
 from vchannel.cli import main
 from vchannel.samples import CHECKPOINT, PLANS_DIR
 
@@ -215,3 +221,20 @@ def test_memoised_rendering_matches_a_fresh_rendering_over_an_hour() -> None:
             timeline = timelines["sample-cmaf"]
             assert served == render_media_playlist(timeline, live_window(timeline, now), index)
         now += 2_000_000 + 37_000
+
+
+async def test_a_playlist_never_lags_more_than_one_and_a_half_target_durations(
+    client: TestClient, clock: ManualClock
+) -> None:
+    for _ in range(200):
+        requested = datetime.fromtimestamp(clock.instant_us / US_PER_S, UTC)
+        parsed = parse_media_playlist(await (await client.get(MEDIA)).text())
+        assert check_freshness(parsed, requested) == []
+        clock.advance(137_000)
+
+
+def test_freshness_flags_a_stale_playlist() -> None:
+    timeline = load_timelines(PLANS_DIR)["sample-ts"]  # a real playlist, judged 10 s late
+    body = render_media_playlist(timeline, live_window(timeline, NOW), 0).decode()
+    late = datetime.fromtimestamp(NOW / US_PER_S + 10, UTC)
+    assert check_freshness(parse_media_playlist(body), late) != []
