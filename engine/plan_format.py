@@ -190,11 +190,32 @@ class AssetIndexModel(_Strict):
 
 
 class ProfileEntryModel(_Strict):
+    """One variant of a channel's multivariant playlist (plan files, the feed and the API)."""
+
     name: Slug
-    bandwidth: int = Field(ge=1)
-    codecs: str = Field(min_length=1)
+    bandwidth: int = Field(ge=1, le=100_000_000, description="bits per second")
+    codecs: str = Field(min_length=1, max_length=200, examples=["avc1.64001f,mp4a.40.2"])
     resolution: Resolution | None = None
-    frame_rate: float | None = Field(default=None, gt=0)
+    frame_rate: float | None = Field(default=None, gt=0, le=240)
+
+    def to_core(self) -> ProfileEntry:
+        return ProfileEntry(
+            name=self.name,
+            bandwidth=self.bandwidth,
+            codecs=self.codecs,
+            resolution=_resolution(self.resolution),
+            frame_rate=self.frame_rate,
+        )
+
+    @classmethod
+    def from_core(cls, entry: ProfileEntry) -> ProfileEntryModel:
+        return cls(
+            name=entry.name,
+            bandwidth=entry.bandwidth,
+            codecs=entry.codecs,
+            resolution=_resolution_text(entry.resolution),
+            frame_rate=entry.frame_rate,
+        )
 
 
 class ChannelModel(_Strict):
@@ -239,16 +260,7 @@ class PlanModel(_Strict):
         channel = Channel(
             id=c.id,
             name=c.name,
-            profile=tuple(
-                ProfileEntry(
-                    name=p.name,
-                    bandwidth=p.bandwidth,
-                    codecs=p.codecs,
-                    resolution=_resolution(p.resolution),
-                    frame_rate=p.frame_rate,
-                )
-                for p in c.profile
-            ),
+            profile=tuple(p.to_core() for p in c.profile),
             target_duration_s=c.target_duration,
             window_us=round(c.window_seconds * US_PER_S),
             slate_asset_id=c.slate,

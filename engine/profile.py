@@ -41,6 +41,32 @@ def _distance(entry: ProfileEntry, rendition: Rendition) -> tuple[float, float] 
     return (size, rate)
 
 
+def profile_of(asset: AssetIndex) -> tuple[ProfileEntry, ...]:
+    """A profile with one variant per rendition of an asset (its own ladder).
+
+    Refuses, naming the rendition, when the source states no CODECS or BANDWIDTH (a bare
+    media playlist): a multivariant playlist must not guess them (RFC 8216 4.3.4.2).
+    """
+    entries = []
+    for rendition in asset.renditions:
+        if not rendition.codecs or not rendition.bandwidth:
+            raise PlanError(
+                f"asset {asset.id!r}",
+                f"renditions.{rendition.name}",
+                "states no CODECS or BANDWIDTH; give the channel a profile",
+            )
+        entries.append(
+            ProfileEntry(
+                rendition.name,
+                rendition.bandwidth,
+                rendition.codecs,
+                rendition.resolution,
+                rendition.frame_rate,
+            )
+        )
+    return tuple(entries)
+
+
 def map_renditions(profile: tuple[ProfileEntry, ...], asset: AssetIndex) -> tuple[int, ...]:
     """For each profile entry, the index of the asset rendition that feeds it."""
     chosen: list[int] = []

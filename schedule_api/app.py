@@ -25,8 +25,8 @@ from pydantic.json_schema import models_json_schema
 from engine.errors import PlanError
 from engine.model import US_PER_S
 from engine.model import Channel as CoreChannel
-from engine.model import ProfileEntry as CoreProfileEntry
-from engine.profile import map_renditions
+from engine.plan_format import ProfileEntryModel
+from engine.profile import map_renditions, profile_of
 from schedule_api import models
 from schedule_api.db import create_engine, migrate
 from schedule_api.errors import (
@@ -39,7 +39,7 @@ from schedule_api.errors import (
 )
 from schedule_api.ingest import Fetcher, ingest
 from schedule_api.settings import ScheduleSettings
-from schedule_api.store import Store, max_rounded_segment, profile_from
+from schedule_api.store import Store, max_rounded_segment
 
 log = logging.getLogger("vchannel.schedule")
 PROBLEM = "application/problem+json"
@@ -241,21 +241,12 @@ async def create_channel(request: web.Request) -> web.Response:
         raise Unprocessable(
             "target_duration", f"the slate has a segment of about {longest} s; use at least that"
         )
-    profile = (
-        [p.model_dump() for p in body.profile] if body.profile is not None else profile_from(slate)
-    )
-    core_profile = tuple(
-        CoreProfileEntry(
-            p["name"],
-            p["bandwidth"],
-            p["codecs"],
-            tuple(int(x) for x in p["resolution"].split("x")) if p["resolution"] else None,  # type: ignore[arg-type]
-            p["frame_rate"],
-        )
-        for p in profile
-    )
     window_us = round(body.window_seconds * US_PER_S)
     try:
+        if body.profile is not None:
+            core_profile = tuple(p.to_core() for p in body.profile)
+        else:
+            core_profile = profile_of(slate)
         CoreChannel(body.id, body.name, core_profile, target, window_us, body.slate)
         map_renditions(core_profile, slate)
     except PlanError as error:
@@ -272,7 +263,7 @@ async def create_channel(request: web.Request) -> web.Response:
             "slate_asset_id": body.slate,
             "time_zone": body.time_zone,
             "artwork_url": body.artwork_url,
-            "profile": profile,
+            "profile": [ProfileEntryModel.from_core(e).model_dump() for e in core_profile],
         },
         request.app[CLOCK](),
     )

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from engine.plan_format import ProfileEntryModel
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["news-24"])]
 Resolution = Annotated[
     str, Field(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$", examples=["1280x720"])
@@ -33,16 +35,6 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProfileEntry(_Body):
-    """One variant of the channel's multivariant playlist."""
-
-    name: Slug
-    bandwidth: int = Field(ge=1, le=100_000_000, description="bits per second")
-    codecs: str = Field(min_length=1, max_length=200, examples=["avc1.64001f,mp4a.40.2"])
-    resolution: Resolution | None = None
-    frame_rate: float | None = Field(default=None, gt=0, le=240)
-
-
 class ChannelCreate(_Body):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
@@ -56,7 +48,7 @@ class ChannelCreate(_Body):
     window_seconds: float = Field(default=30, ge=30, le=3600)
     time_zone: TimeZone = "UTC"
     artwork_url: HttpUrl | None = None
-    profile: list[ProfileEntry] | None = Field(
+    profile: list[ProfileEntryModel] | None = Field(
         default=None, min_length=1, max_length=12, description="default: the slate's renditions"
     )
 
@@ -78,7 +70,7 @@ class Channel(BaseModel):
     window_seconds: float
     time_zone: str
     artwork_url: str | None
-    profile: list[ProfileEntry]
+    profile: list[ProfileEntryModel]
     playback_path: str = Field(description="the engine path that plays this channel")
     created: str
     created_ms: int

@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.model import AssetIndex, rounded_seconds
-from engine.plan_format import AssetIndexModel
+from engine.plan_format import AssetIndexModel, ProfileEntryModel
 from engine.render import format_date
 from schedule_api import db
 from schedule_api.errors import Conflict, NotFound
-from schedule_api.models import Asset, Channel, ProfileEntry, RenditionSummary
+from schedule_api.models import Asset, Channel, RenditionSummary
 
 
 def _channel(row: sa.Row[Any]) -> Channel:
@@ -30,7 +30,7 @@ def _channel(row: sa.Row[Any]) -> Channel:
         window_seconds=row.window_ms / 1000,
         time_zone=row.time_zone,
         artwork_url=row.artwork_url,
-        profile=[ProfileEntry.model_validate(p) for p in row.profile],
+        profile=[ProfileEntryModel.model_validate(p) for p in row.profile],
         playback_path=f"/live/master.m3u8?channel={row.id}",
         created=format_date(row.created_us),
         created_ms=row.created_us // 1000,
@@ -59,20 +59,6 @@ def _asset(row: sa.Row[Any], versions: list[int]) -> Asset:
         ingested=format_date(row.ingested_us),
         ingested_ms=row.ingested_us // 1000,
     )
-
-
-def profile_from(asset: AssetIndex) -> list[dict[str, Any]]:
-    """A channel profile with one variant per rendition of an asset (its own ladder)."""
-    return [
-        {
-            "name": r.name,
-            "bandwidth": r.bandwidth or 1,
-            "codecs": r.codecs or "avc1.64001f,mp4a.40.2",
-            "resolution": f"{r.resolution[0]}x{r.resolution[1]}" if r.resolution else None,
-            "frame_rate": r.frame_rate,
-        }
-        for r in asset.renditions
-    ]
 
 
 class Store:

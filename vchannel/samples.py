@@ -10,12 +10,14 @@ files serve a live channel at any date.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.hls_vod import parse_vod, variant_urls
 from engine.model import AssetIndex
-from engine.plan_format import AssetIndexModel
+from engine.plan_format import AssetIndexModel, ProfileEntryModel
+from engine.profile import profile_of
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIA_DIR = REPO / "samples" / "media"
@@ -49,15 +51,10 @@ def index_local_vod(asset_id: str, media_dir: Path, base_url: str) -> AssetIndex
 
 
 def _profile(slate: AssetIndex) -> list[dict[str, object]]:
+    """The slate's ladder; ffmpeg's master omits FRAME-RATE, the samples are 25 fps."""
     return [
-        {
-            "name": r.name,
-            "bandwidth": r.bandwidth,
-            "codecs": r.codecs,
-            "resolution": f"{r.resolution[0]}x{r.resolution[1]}" if r.resolution else None,
-            "frame_rate": 25.0,
-        }
-        for r in slate.renditions
+        ProfileEntryModel.from_core(replace(entry, frame_rate=25.0)).model_dump()
+        for entry in profile_of(slate)
     ]
 
 

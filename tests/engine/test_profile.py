@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from engine.errors import PlanError
 from engine.model import ProfileEntry
-from engine.profile import codec_families, map_renditions
+from engine.profile import codec_families, map_renditions, profile_of
 from tests.factories import make_asset
 
 
@@ -31,3 +33,18 @@ def test_a_variant_with_another_codec_family_is_refused() -> None:
 
 def test_codec_aliases_share_a_family() -> None:
     assert codec_families("avc3.640028, mp4a.40.2") == codec_families("avc1.4d401e,mp4a.40.5")
+
+
+def test_profile_of_an_asset_is_its_own_ladder() -> None:
+    asset = make_asset("show", [2_000_000])
+    assert [(e.name, e.resolution) for e in profile_of(asset)] == [
+        ("360p", (640, 360)),
+        ("720p", (1280, 720)),
+    ]
+
+
+def test_profile_of_a_bare_media_playlist_is_refused() -> None:
+    asset = make_asset("show", [2_000_000])
+    bare = replace(asset, renditions=(replace(asset.renditions[0], codecs=None, bandwidth=0),))
+    with pytest.raises(PlanError, match=r"renditions\.360p: states no CODECS or BANDWIDTH"):
+        profile_of(bare)
