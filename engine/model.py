@@ -17,6 +17,9 @@ from engine.errors import PlanError
 
 US_PER_S = 1_000_000
 
+AssetKey = tuple[str, int]
+"""An asset version: (asset id, version)."""
+
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 """Channel ids, asset ids and rendition names: lower-case slugs, safe in URL paths."""
 
@@ -139,7 +142,7 @@ class AssetIndex:
         object.__setattr__(self, "prefix_us", (0, *accumulate(durations)))
 
     @property
-    def key(self) -> tuple[str, int]:
+    def key(self) -> AssetKey:
         """Identity of this exact asset version."""
         return (self.id, self.version)
 
@@ -179,6 +182,11 @@ class Channel:
     target_duration_s: int
     window_us: int
     slate_asset_id: str
+    slate_version: int = 1
+
+    @property
+    def slate_key(self) -> AssetKey:
+        return (self.slate_asset_id, self.slate_version)
 
     def __post_init__(self) -> None:
         where = f"channel {self.id!r}"
@@ -217,12 +225,21 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class Clip:
-    """Segments [first_segment, end_segment) of an asset; end_segment None = to the end."""
+    """Segments [first_segment, end_segment) of one asset version; end_segment None = to the end.
+
+    The version is part of the reference because a re-ingested asset has a new index while
+    programs already on air keep the one they started with.
+    """
 
     asset_id: str
     first_segment: int = 0
     end_segment: int | None = None
     title: str = ""
+    version: int = 1
+
+    @property
+    def key(self) -> AssetKey:
+        return (self.asset_id, self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,8 +255,8 @@ class Block:
 class Plan:
     """Everything an engine needs for one channel, except the asset indexes themselves.
 
-    After the last block the channel plays `filler` (clips played back to back, looped), or
-    the slate looped when there is no filler.
+    Every gap (before a block, and forever after the last one) plays `filler` (clips back to
+    back, looped from the gap's start), or the slate looped when there is no filler.
     """
 
     channel: Channel
@@ -248,11 +265,17 @@ class Plan:
     blocks: tuple[Block, ...] = ()
     filler: tuple[Clip, ...] = ()
 
-    def asset_ids(self) -> set[str]:
-        ids = {self.channel.slate_asset_id}
-        ids.update(b.clip.asset_id for b in self.blocks)
-        ids.update(c.asset_id for c in self.filler)
-        return ids
+    def asset_keys(self) -> set[AssetKey]:
+        """(asset id, version) of every asset version the plan refers to."""
+        keys = {self.channel.slate_key}
+        keys.update(b.clip.key for b in self.blocks)
+        keys.update(c.key for c in self.filler)
+        return keys
 
 
-AssetLookup = Mapping[str, AssetIndex]
+AssetLookup = Mapping[AssetKey, AssetIndex]
+"""Asset indexes by (asset id, version)."""
+
+
+def describe(key: AssetKey) -> str:
+    return f"asset {key[0]!r} version {key[1]}"

@@ -9,7 +9,8 @@ A plan directory holds one `<channel>.json` plan per channel and an `assets/` fo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ from engine.errors import PlanError
 from engine.model import (
     US_PER_S,
     AssetIndex,
+    AssetKey,
     Block,
     ByteRange,
     Channel,
@@ -31,6 +33,7 @@ from engine.model import (
     ProfileEntry,
     Rendition,
     Segment,
+    describe,
 )
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -46,6 +49,11 @@ def to_us(moment: datetime) -> int:
     """An aware datetime as microseconds since the epoch (exact, no float)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
+
+
+def from_us(instant_us: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime (exact, no float)."""
+    return _EPOCH + timedelta(microseconds=instant_us)
 
 
 def _resolution(value: str | None) -> tuple[int, int] | None:
@@ -224,6 +232,9 @@ class ChannelModel(_Strict):
     target_duration: int = Field(ge=1, le=60, description="EXT-X-TARGETDURATION, seconds")
     window_seconds: float = Field(ge=3, le=3600, description="live window length, seconds")
     slate: Slug = Field(description="asset id of the slate that fills gaps")
+    slate_version: int | None = Field(
+        default=None, ge=1, description="default: the version found with the plan"
+    )
     profile: list[ProfileEntryModel] = Field(min_length=1)
 
 
@@ -233,14 +244,37 @@ class CheckpointModel(_Strict):
     discontinuity_sequence: int = Field(default=0, ge=0)
 
 
+def _version(asset_id: str, version: int | None, defaults: Mapping[str, int]) -> int:
+    return version if version is not None else defaults.get(asset_id, 1)
+
+
 class ClipModel(_Strict):
     asset: Slug
+    version: int | None = Field(
+        default=None, ge=1, description="asset version; default: the version found with the plan"
+    )
     first_segment: int = Field(default=0, ge=0)
     end_segment: int | None = Field(default=None, ge=1)
     title: str = ""
 
-    def to_core(self) -> Clip:
-        return Clip(self.asset, self.first_segment, self.end_segment, self.title)
+    def to_core(self, defaults: Mapping[str, int]) -> Clip:
+        return Clip(
+            self.asset,
+            self.first_segment,
+            self.end_segment,
+            self.title,
+            _version(self.asset, self.version, defaults),
+        )
+
+    @classmethod
+    def from_core(cls, clip: Clip) -> ClipModel:
+        return cls(
+            asset=clip.asset_id,
+            version=clip.version,
+            first_segment=clip.first_segment,
+            end_segment=clip.end_segment,
+            title=clip.title,
+        )
 
 
 class BlockModel(ClipModel):
@@ -255,7 +289,10 @@ class PlanModel(_Strict):
     blocks: list[BlockModel] = Field(default_factory=list)
     filler: list[ClipModel] = Field(default_factory=list)
 
-    def to_core(self) -> Plan:
+    def to_core(self, defaults: Mapping[str, int] | None = None) -> Plan:
+        """The core plan; `defaults` gives the version of assets whose version is not stated
+        (plan files beside an assets folder), otherwise version 1."""
+        defaults = defaults or {}
         c = self.channel
         channel = Channel(
             id=c.id,
@@ -264,6 +301,7 @@ class PlanModel(_Strict):
             target_duration_s=c.target_duration,
             window_us=round(c.window_seconds * US_PER_S),
             slate_asset_id=c.slate,
+            slate_version=_version(c.slate, c.slate_version, defaults),
         )
         return Plan(
             channel=channel,
@@ -274,10 +312,40 @@ class PlanModel(_Strict):
                 self.checkpoint.discontinuity_sequence,
             ),
             blocks=tuple(
-                Block(start_us=to_us(b.start), clip=b.to_core(), event_id=b.event_id)
+                Block(start_us=to_us(b.start), clip=b.to_core(defaults), event_id=b.event_id)
                 for b in self.blocks
             ),
-            filler=tuple(f.to_core() for f in self.filler),
+            filler=tuple(f.to_core(defaults) for f in self.filler),
+        )
+
+    @classmethod
+    def from_core(cls, plan: Plan) -> PlanModel:
+        c = plan.channel
+        return cls(
+            channel=ChannelModel(
+                id=c.id,
+                name=c.name,
+                target_duration=c.target_duration_s,
+                window_seconds=c.window_us / US_PER_S,
+                slate=c.slate_asset_id,
+                slate_version=c.slate_version,
+                profile=[ProfileEntryModel.from_core(p) for p in c.profile],
+            ),
+            revision=plan.revision,
+            checkpoint=CheckpointModel(
+                time=from_us(plan.checkpoint.time_us),
+                media_sequence=plan.checkpoint.media_sequence,
+                discontinuity_sequence=plan.checkpoint.discontinuity_sequence,
+            ),
+            blocks=[
+                BlockModel(
+                    **ClipModel.from_core(b.clip).model_dump(),
+                    start=from_us(b.start_us),
+                    event_id=b.event_id,
+                )
+                for b in plan.blocks
+            ],
+            filler=[ClipModel.from_core(f) for f in plan.filler],
         )
 
 
@@ -300,7 +368,7 @@ def load_asset_file(path: Path) -> AssetIndex:
         raise PlanError(str(path), error.field, f"{error.where}: {error.reason}") from error
 
 
-def load_plan_file(path: Path) -> Plan:
+def load_plan_file(path: Path, defaults: Mapping[str, int] | None = None) -> Plan:
     try:
         model = PlanModel.model_validate_json(path.read_bytes())
     except ValidationError as error:
@@ -308,15 +376,18 @@ def load_plan_file(path: Path) -> Plan:
     except OSError as error:
         raise PlanError(str(path), "(file)", error.strerror or str(error)) from error
     try:
-        return model.to_core()
+        return model.to_core(defaults)
     except PlanError as error:
         raise PlanError(str(path), error.field, f"{error.where}: {error.reason}") from error
 
 
-def load_plan_directory(path: Path) -> tuple[list[tuple[Path, Plan]], dict[str, AssetIndex]]:
+def load_plan_directory(
+    path: Path,
+) -> tuple[list[tuple[Path, Plan]], dict[AssetKey, AssetIndex]]:
     """Plans (with the file each came from) and asset indexes from a plan directory or file.
 
-    A single plan file takes its assets from an `assets/` folder beside it.
+    A single plan file takes its assets from an `assets/` folder beside it. A clip that does
+    not state its asset version gets the highest version in that folder.
     """
     if path.is_file():
         plan_paths, asset_dir = [path], path.parent / "assets"
@@ -324,11 +395,13 @@ def load_plan_directory(path: Path) -> tuple[list[tuple[Path, Plan]], dict[str, 
         plan_paths, asset_dir = sorted(path.glob("*.json")), path / "assets"
     else:
         raise PlanError(str(path), "(path)", "no such file or directory")
-    assets: dict[str, AssetIndex] = {}
+    assets: dict[AssetKey, AssetIndex] = {}
+    defaults: dict[str, int] = {}
     for asset_path in sorted(asset_dir.glob("*.json")) if asset_dir.is_dir() else []:
         asset = load_asset_file(asset_path)
-        if asset.id in assets:
-            raise PlanError(str(asset_path), "id", f"asset {asset.id!r} is defined twice")
-        assets[asset.id] = asset
-    plans = [(p, load_plan_file(p)) for p in plan_paths]
+        if asset.key in assets:
+            raise PlanError(str(asset_path), "id", f"{describe(asset.key)} is defined twice")
+        assets[asset.key] = asset
+        defaults[asset.id] = max(defaults.get(asset.id, 0), asset.version)
+    plans = [(p, load_plan_file(p, defaults)) for p in plan_paths]
     return plans, assets

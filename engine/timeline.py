@@ -9,14 +9,15 @@ Rules (DESIGN.md):
   end lies no further past the next block's scheduled start than its own start lies before it
   (nearest boundary). So every block starts within half a segment of its scheduled start and
   no error carries over from one block to the next: programs never drift.
-- A gap before a block is filled with the slate, looped, by the same rule; a block that runs
+- A gap before a block is filled with the filler clips (or the slate), looped from the gap's
+  start and cut by the same rule; a block that runs
   into the next one is cut at that segment boundary; a block whose time is entirely taken by
   earlier blocks does not air.
 - A segment carries EXT-X-DISCONTINUITY (RFC 8216 4.3.2.3) exactly when it is not the direct
   successor of the segment before it (same asset version, next index, no discontinuity in the
   source). That covers block changes, slate loops and source discontinuities alike, and lets a
   program split into two adjacent clips play seamlessly.
-- After the last block the filler clips (or the slate) loop forever.
+- After the last block the filler clips (or the slate) loop forever, exactly as in a gap.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ from enum import StrEnum
 
 from engine.errors import PlanError
 from engine.model import (
+    US_PER_S,
     AssetIndex,
     AssetLookup,
+    Channel,
     Clip,
     Container,
     Plan,
+    describe,
     rounded_seconds,
 )
 from engine.profile import map_renditions
@@ -307,29 +311,44 @@ class _Builder:
 
         return _last_true(fits, count)
 
-    def fill_with_slate(self, slate: AssetIndex, until_us: int) -> None:
-        """Loop the slate from the cursor to the segment boundary nearest to until_us."""
-        prefix, count, period = slate.prefix_us, slate.segment_count, slate.duration_us
-        start = self.time_us
+    def fill(self, kind: GroupKind, pieces: list[_Piece], until_us: int) -> None:
+        """Loop the pieces from the cursor to the segment boundary nearest to until_us.
+
+        The gap before a block is filled exactly like the endless tail after the last block
+        (same pieces, same anchor), so adding a block after the last one changes nothing
+        before it.
+        """
+        cycle = [(p.asset.prefix_us, i) for p in pieces for i in range(p.first, p.end)]
+        prefix = [0]
+        for asset_prefix, i in cycle:
+            prefix.append(prefix[-1] + asset_prefix[i + 1] - asset_prefix[i])
+        count, period, start = len(cycle), prefix[-1], self.time_us
 
         def fits(j: int) -> bool:
-            cycle, index = divmod(j, count)
-            base = start + cycle * period
+            turn, index = divmod(j, count)
+            base = start + turn * period
             return 2 * base + prefix[index] + prefix[index + 1] <= 2 * until_us
 
         upper = ((until_us - start) // period + 1) * count + 1
         played = _last_true(fits, upper)
         full_cycles, rest = divmod(played, count)
         if full_cycles:
-            self.add(GroupKind.SLATE, [_Piece(slate, 0, count, "")], full_cycles)
+            self.add(kind, pieces, full_cycles)
         if rest:
-            self.add(GroupKind.SLATE, [_Piece(slate, 0, rest, "")], 1)
+            partial = []
+            for piece in pieces:
+                take = min(rest, piece.end - piece.first)
+                if take == 0:
+                    break
+                partial.append(_Piece(piece.asset, piece.first, piece.first + take, piece.title))
+                rest -= take
+            self.add(kind, partial, 1)
 
 
 def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> _Piece:
-    asset = assets.get(clip.asset_id)
+    asset = assets.get(clip.key)
     if asset is None:
-        raise PlanError(where, "asset", f"unknown asset {clip.asset_id!r}")
+        raise PlanError(where, "asset", f"unknown {describe(clip.key)}")
     end = asset.segment_count if clip.end_segment is None else clip.end_segment
     if not 0 <= clip.first_segment < end <= asset.segment_count:
         raise PlanError(
@@ -376,20 +395,37 @@ def _playlist_version(assets: list[AssetIndex]) -> int:
     return version
 
 
+def edit_reach_us(channel: Channel) -> int:
+    """How far before an edited instant the timeline can change.
+
+    An edit at T (a block added, removed or moved there, or a clip changed from there on) only
+    changes which segment straddles T and what follows: the content before T is cut by the
+    nearest-boundary rule, so the first changed segment starts after T minus the longest
+    segment. Any segment rounds to at most the target duration, so it is shorter than the
+    target duration plus half a second. The schedule service's lock horizon rests on this.
+    """
+    return channel.target_duration_s * US_PER_S + US_PER_S // 2
+
+
 def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
     """Validate a plan against its asset indexes and lay out its timeline."""
     channel = plan.channel
     where = f"channel {channel.id!r}"
-    slate = assets.get(channel.slate_asset_id)
+    slate = assets.get(channel.slate_key)
     if slate is None:
-        raise PlanError(where, "slate", f"unknown asset {channel.slate_asset_id!r}")
+        raise PlanError(where, "slate", f"unknown {describe(channel.slate_key)}")
     if any(s.discontinuity for s in slate.renditions[0].segments[1:]):
         raise PlanError(where, "slate", "a slate must not contain EXT-X-DISCONTINUITY")
-    used = {asset_id: assets[asset_id] for asset_id in plan.asset_ids() if asset_id in assets}
+    used = {key: assets[key] for key in plan.asset_keys() if key in assets}
     for asset in used.values():
         _check_asset(plan, asset, slate.container)
 
     builder = _Builder(plan)
+    if plan.filler:
+        gap_kind = GroupKind.FILLER
+        gap = [_clip_piece(c, assets, f"{where}: filler.{i}") for i, c in enumerate(plan.filler)]
+    else:
+        gap_kind, gap = GroupKind.SLATE, [_Piece(slate, 0, slate.segment_count, "")]
     blocks = sorted(enumerate(plan.blocks), key=lambda item: item[1].start_us)
     for position, (index, block) in enumerate(blocks):
         block_where = f"{where}: blocks.{index}"
@@ -397,7 +433,7 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
             raise PlanError(block_where, "start", "is before the plan's checkpoint")
         piece = _clip_piece(block.clip, assets, block_where)
         if builder.time_us < block.start_us:
-            builder.fill_with_slate(slate, block.start_us)
+            builder.fill(gap_kind, gap, block.start_us)
         next_start = blocks[position + 1][1].start_us if position + 1 < len(blocks) else None
         played = builder.playable(piece, next_start)
         if played:
@@ -408,11 +444,7 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
                 block_index=index,
                 scheduled_start_us=block.start_us,
             )
-    if plan.filler:
-        pieces = [_clip_piece(c, assets, f"{where}: filler.{i}") for i, c in enumerate(plan.filler)]
-        builder.add(GroupKind.FILLER, pieces, None)
-    else:
-        builder.add(GroupKind.SLATE, [_Piece(slate, 0, slate.segment_count, "")], None)
+    builder.add(gap_kind, gap, None)
 
     groups = tuple(builder.groups)
     return Timeline(

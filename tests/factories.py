@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from engine.model import (
     US_PER_S,
     AssetIndex,
+    AssetKey,
     Block,
     Channel,
     Checkpoint,
@@ -98,3 +99,8 @@ def make_plan(
         blocks=tuple(made),
         filler=tuple(Clip(a) for a in filler),
     )
+
+
+def keyed(assets: Mapping[str, AssetIndex]) -> dict[AssetKey, AssetIndex]:
+    """An asset lookup (by id and version) from assets named by id."""
+    return {asset.key: asset for asset in assets.values()}

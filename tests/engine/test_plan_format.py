@@ -10,8 +10,9 @@ import pytest
 
 from engine.app import load_timelines
 from engine.errors import PlanError
-from engine.plan_format import AssetIndexModel, load_plan_directory
-from tests.factories import make_asset
+from engine.model import Block, Clip, Plan
+from engine.plan_format import AssetIndexModel, PlanModel, load_plan_directory
+from tests.factories import T0, make_asset, make_plan
 
 SAMPLE_PLANS = Path(__file__).resolve().parents[2] / "samples" / "plans"
 
@@ -59,3 +60,29 @@ def test_unparseable_json_names_the_file(tmp_path: Path) -> None:
     (plans / "broken.json").write_text("{not json")
     with pytest.raises(PlanError, match=r"broken\.json: \(document\): Invalid JSON"):
         load_plan_directory(plans)
+
+
+def test_plan_with_asset_versions_round_trips_through_json() -> None:
+    base = make_plan([(T0, "show")], filler=["loop"])
+    plan = Plan(
+        base.channel,
+        7,
+        base.checkpoint,
+        (*base.blocks, Block(T0 + 10_000_001, Clip("show", 1, 3, "Part two", version=2), "ev-1")),
+        base.filler,
+    )
+    text = PlanModel.from_core(plan).model_dump_json()
+    assert PlanModel.model_validate_json(text).to_core() == plan
+
+
+def test_plan_file_clips_without_a_version_take_the_highest_in_the_assets_folder(
+    tmp_path: Path,
+) -> None:
+    plans = _copy(tmp_path)
+    newer = AssetIndexModel.model_validate_json((plans / "assets" / "ts-alpha.json").read_bytes())
+    (plans / "assets" / "ts-alpha-v2.json").write_text(
+        newer.model_copy(update={"version": 2}).model_dump_json()
+    )
+    loaded, assets = load_plan_directory(plans / "sample-ts.json")
+    clip = next(c for c in loaded[0][1].filler if c.asset_id == "ts-alpha")
+    assert clip.version == 2

@@ -31,7 +31,7 @@ from engine.render import (
 )
 from engine.timeline import compile_timeline
 from engine.window import live_window
-from tests.factories import T0, make_asset, make_plan
+from tests.factories import T0, keyed, make_asset, make_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 SAMPLE_ASSETS = Path(__file__).resolve().parents[2] / "samples" / "plans" / "assets"
@@ -66,7 +66,7 @@ def test_ts_channel_with_a_slate_gap_matches_golden() -> None:
     plan = _sample_plan(
         [(T0, "ts-alpha", 0, 5), (T0 + 14 * S, "ts-bravo", 0, None)], "slate-ts", "golden-ts"
     )
-    timeline = compile_timeline(plan, assets)
+    timeline = compile_timeline(plan, keyed(assets))
     window = live_window(timeline, T0 + 22 * S)
     _check_golden("ts_slate_gap_270p.m3u8", render_media_playlist(timeline, window, 1))
 
@@ -82,7 +82,7 @@ def test_fmp4_channel_with_a_slate_gap_and_a_seamless_join_matches_golden() -> N
         "slate-cmaf",
         "golden-cmaf",
     )
-    timeline = compile_timeline(plan, assets)
+    timeline = compile_timeline(plan, keyed(assets))
     window = live_window(timeline, T0 + 20 * S)
     _check_golden("cmaf_slate_gap_360p.m3u8", render_media_playlist(timeline, window, 0))
 
@@ -90,7 +90,7 @@ def test_fmp4_channel_with_a_slate_gap_and_a_seamless_join_matches_golden() -> N
 def test_multivariant_playlist_matches_golden() -> None:
     assets = _sample_assets()
     plan = _sample_plan([(T0, "ts-alpha", 0, None)], "slate-ts", "golden-ts")
-    timeline = compile_timeline(plan, assets)
+    timeline = compile_timeline(plan, keyed(assets))
     body = render_multivariant_playlist(timeline, lambda name: f"{name}.m3u8?channel=golden-ts")
     _check_golden("multivariant.m3u8", body)
 
@@ -111,7 +111,7 @@ def _render_at(
     assets: dict[str, AssetIndex], blocks: list[tuple[int, str]], now: int, window_s: int = 8
 ) -> str:
     plan = make_plan(blocks, window_us=window_s * S)
-    timeline = compile_timeline(plan, assets)
+    timeline = compile_timeline(plan, keyed(assets))
     return render_media_playlist(timeline, live_window(timeline, now), 0).decode()
 
 
@@ -187,7 +187,7 @@ def test_first_listed_segment_with_a_discontinuity_lowers_the_sequence_by_one() 
     plan = make_plan(
         [(T0, "show"), (T0 + 6 * S, "show")], window_us=6 * S, checkpoint=Checkpoint(T0, 0, 5)
     )
-    timeline = compile_timeline(plan, assets)
+    timeline = compile_timeline(plan, keyed(assets))
     text = render_media_playlist(timeline, live_window(timeline, T0 + 12 * S), 0).decode()
     lines = text.splitlines()
     assert "#EXT-X-DISCONTINUITY-SEQUENCE:5" in lines

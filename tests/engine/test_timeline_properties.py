@@ -6,7 +6,7 @@ discontinuities, slate and filler, and instants up to 40 days after the checkpoi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from engine.errors import NotOnAir
 from engine.model import US_PER_S, AssetIndex, Block, Checkpoint, Clip, Plan, rounded_seconds
 from engine.render import render_media_playlist
-from engine.timeline import GroupKind, Slot, Timeline, compile_timeline
+from engine.timeline import GroupKind, Slot, Timeline, compile_timeline, edit_reach_us
 from engine.window import Window, live_window
 from tests.conformance import check_reload, check_variants, parse_media_playlist
-from tests.factories import T0, make_asset, make_plan
+from tests.factories import T0, keyed, make_asset, make_plan
 
 DURATIONS = [1_920_000, 2_002_000, 2_000_000, 1_001_000, 3_000_000, 2_499_999, 1_500_000]
 TARGET_DURATION_S = 3
@@ -63,7 +63,7 @@ def cases(draw: st.DrawFn) -> Case:
     window_us = draw(st.integers(3 * TARGET_DURATION_S * US_PER_S, 40 * US_PER_S))
     base = make_plan([], slate="slate", target_duration_s=TARGET_DURATION_S, window_us=window_us)
     plan = Plan(base.channel, 1, checkpoint, tuple(blocks), filler)
-    return Case(compile_timeline(plan, assets), assets)
+    return Case(compile_timeline(plan, keyed(assets)), assets)
 
 
 def _max_segment_us(case: Case) -> int:
@@ -223,7 +223,7 @@ def test_a_block_forty_days_out_starts_on_time_with_a_drifting_slate() -> None:
     start = T0 + 40 * DAY_US + 1_000_000
     timeline = compile_timeline(
         make_plan([(T0, "show"), (start, "show")], slate="slate"),
-        {"slate": slate, "show": program},
+        keyed({"slate": slate, "show": program}),
     )
     last = timeline.groups[-2]
     assert last.kind is GroupKind.BLOCK
@@ -252,3 +252,39 @@ def test_rendered_playlists_conform_and_variants_agree(case: Case, offset: int, 
     assert violations == []
     for seg, slot in zip(parsed[("first", 0)].segments, first.slots, strict=True):
         assert seg.dsn == slot.discontinuity_sequence
+
+
+@st.composite
+def edits(draw: st.DrawFn, case: Case) -> tuple[Plan, int]:
+    """The case's plan with one block added, removed or moved, and the instant edited."""
+    plan = case.timeline.plan
+    blocks = list(plan.blocks)
+    ids = sorted(a for a in case.assets if a != "slate")
+    added = Block(
+        plan.checkpoint.time_us + draw(st.integers(0, 900 * US_PER_S)),
+        Clip(draw(st.sampled_from(ids))),
+    )
+    kind = draw(st.sampled_from(["add", "remove", "move"] if blocks else ["add"]))
+    if kind == "add":
+        return replace(plan, blocks=(*blocks, added)), added.start_us
+    removed = blocks.pop(draw(st.integers(0, len(blocks) - 1)))
+    if kind == "remove":
+        return replace(plan, blocks=tuple(blocks)), removed.start_us
+    moved = replace(removed, start_us=added.start_us)
+    return replace(plan, blocks=(*blocks, moved)), min(removed.start_us, moved.start_us)
+
+
+@fast
+@given(st.data())
+def test_an_edit_never_changes_the_playlist_before_its_reach(data: st.DataObject) -> None:
+    case = data.draw(cases())
+    plan, edited_us = data.draw(edits(case))
+    now = edited_us - edit_reach_us(plan.channel)
+    before = _window_or_none(case.timeline, now)
+    if before is None:
+        return
+    edited = compile_timeline(plan, keyed(case.assets))
+    after = live_window(edited, now)
+    assert render_media_playlist(edited, after, 0) == render_media_playlist(
+        case.timeline, before, 0
+    )
