@@ -83,6 +83,6 @@ def test_plan_file_clips_without_a_version_take_the_highest_in_the_assets_folder
     (plans / "assets" / "ts-alpha-v2.json").write_text(
         newer.model_copy(update={"version": 2}).model_dump_json()
     )
-    loaded, assets = load_plan_directory(plans / "sample-ts.json")
+    loaded, _assets = load_plan_directory(plans / "sample-ts.json")
     clip = next(c for c in loaded[0][1].filler if c.asset_id == "ts-alpha")
     assert clip.version == 2
