@@ -3,16 +3,20 @@ and the OpenAPI 3.1 document, so the two cannot disagree."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import swagger_ui
@@ -25,8 +29,10 @@ from pydantic.json_schema import models_json_schema
 from engine.errors import PlanError
 from engine.model import US_PER_S
 from engine.model import Channel as CoreChannel
-from engine.plan_format import ProfileEntryModel
+from engine.plan_format import PlanModel, ProfileEntryModel, to_us
 from engine.profile import map_renditions, profile_of
+from engine.render import format_date
+from engine.timeline import GroupKind
 from schedule_api import models
 from schedule_api.db import create_engine, migrate
 from schedule_api.errors import (
@@ -37,9 +43,9 @@ from schedule_api.errors import (
     Unauthorized,
     Unprocessable,
 )
-from schedule_api.ingest import Fetcher, ingest
+from schedule_api.ingest import Fetcher, ingest, ingest_session
 from schedule_api.settings import ScheduleSettings
-from schedule_api.store import Store, max_rounded_segment
+from schedule_api.store import EventSpec, Store, max_rounded_segment, new_event_id
 
 log = logging.getLogger("vchannel.schedule")
 PROBLEM = "application/problem+json"
@@ -50,6 +56,7 @@ SWAGGER_STATIC = Path(swagger_ui.__file__).parent / "static"
 SETTINGS = web.AppKey("settings", ScheduleSettings)
 STORE = web.AppKey("store", Store)
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+JOBS = web.AppKey("jobs", set["asyncio.Task[None]"])
 
 
 class Clock:
@@ -261,6 +268,7 @@ async def create_channel(request: web.Request) -> web.Response:
             "target_duration": target,
             "window_ms": window_us // 1000,
             "slate_asset_id": body.slate,
+            "slate_version": slate.version,
             "time_zone": body.time_zone,
             "artwork_url": body.artwork_url,
             "profile": [ProfileEntryModel.from_core(e).model_dump() for e in core_profile],
@@ -302,8 +310,231 @@ async def update_channel(request: web.Request) -> web.Response:
 
 
 async def delete_channel(request: web.Request) -> web.Response:
-    await request.app[STORE].delete_channel(_slug(request))
+    await request.app[STORE].delete_channel(_slug(request), request.app[CLOCK]())
     return web.Response(status=204)
+
+
+# --- events -------------------------------------------------------------------------------
+FAR_FUTURE_US = models.MAX_EVENT_MS * 1000
+
+
+def _margin_us(request: web.Request) -> int:
+    return request.app[SETTINGS].lock_margin_seconds * US_PER_S
+
+
+def _seconds_us(value: float | None) -> int | None:
+    return None if value is None else round(value * US_PER_S)
+
+
+def _start_us(body: models._EventFields) -> int | None:
+    if body.start is not None:
+        return to_us(body.start)
+    if body.start_ms is not None:
+        return body.start_ms * 1000
+    return None
+
+
+def _spec(body: models.EventCreate, field_name: str = "") -> EventSpec:
+    start = _start_us(body)
+    assert start is not None  # EventCreate requires one of start / start_ms
+    return EventSpec(
+        id=body.id or new_event_id(),
+        asset_id=body.asset,
+        version=body.version,
+        start_us=start,
+        clip_in_us=_seconds_us(body.clip_in_seconds),
+        clip_out_us=_seconds_us(body.clip_out_seconds),
+        title=body.title,
+        field=field_name,
+    )
+
+
+def _query_time(request: web.Request, name: str) -> int | None:
+    """A query instant: RFC 3339 (with a zone) or Unix milliseconds; None when absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if re.fullmatch(r"[0-9]{1,13}", raw):
+        return int(raw) * 1000
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or not 1970 <= moment.year < 2286:
+        raise BadRequest(name, "must be RFC 3339 with a zone (2026-11-23T18:00:00Z) or Unix ms")
+    return to_us(moment)
+
+
+async def create_event(request: web.Request) -> web.Response:
+    channel_id = _slug(request)
+    body: models.EventCreateOne = await _body(request, models.EventCreateOne)
+    (event,) = await request.app[STORE].write_events(
+        channel_id,
+        [_spec(body)],
+        replace=body.replace,
+        now_us=request.app[CLOCK](),
+        margin_us=_margin_us(request),
+    )
+    return _json(event, 201, {"Location": f"/channels/{channel_id}/events/{event.id}"})
+
+
+async def create_events(request: web.Request) -> web.Response:
+    channel_id = _slug(request)
+    body: models.EventBatch = await _body(request, models.EventBatch)
+    specs = [_spec(event, f"events.{i}") for i, event in enumerate(body.events)]
+    ids = [spec.id for spec in specs]
+    for i, spec in enumerate(specs):
+        if ids.index(spec.id) != i:
+            raise Unprocessable(f"events.{i}.id", f"{spec.id!r} appears twice in the request")
+    items = await request.app[STORE].write_events(
+        channel_id,
+        specs,
+        replace=body.replace,
+        now_us=request.app[CLOCK](),
+        margin_us=_margin_us(request),
+    )
+    return _json(models.EventList(items=items), 201)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    channel_id = _slug(request)
+    start = _query_time(request, "start")
+    end = _query_time(request, "end")
+    start = request.app[CLOCK]() if start is None else start
+    end = FAR_FUTURE_US if end is None else end
+    if end <= start:
+        raise BadRequest("end", "must be after start")
+    limit = _query_int(request, "limit", 500, 1, 5000) or 500
+    items = await request.app[STORE].events(channel_id, start, end, limit)
+    return _json(models.EventList(items=items))
+
+
+async def get_event(request: web.Request) -> web.Response:
+    return _json(await request.app[STORE].event(_slug(request), _slug(request, "event_id")))
+
+
+async def update_event(request: web.Request) -> web.Response:
+    channel_id, event_id = _slug(request), _slug(request, "event_id")
+    store = request.app[STORE]
+    current = await store.event_spec(channel_id, event_id)
+    body: models.EventUpdate = await _body(request, models.EventUpdate)
+    given = body.model_fields_set
+    for name in ("asset", "version"):
+        if name in given and getattr(body, name) is None:
+            raise Unprocessable(name, "may not be null")
+    asset = body.asset if body.asset is not None else current.asset_id
+    if body.version is not None:
+        version: int | None = body.version
+    else:  # a different asset plays its latest version unless the request names one
+        version = current.version if asset == current.asset_id else None
+    start = _start_us(body)
+    spec = replace(
+        current,
+        asset_id=asset,
+        version=version,
+        start_us=current.start_us if start is None else start,
+        clip_in_us=(
+            _seconds_us(body.clip_in_seconds) if "clip_in_seconds" in given else current.clip_in_us
+        ),
+        clip_out_us=(
+            _seconds_us(body.clip_out_seconds)
+            if "clip_out_seconds" in given
+            else current.clip_out_us
+        ),
+        title=body.title if "title" in given else current.title,
+    )
+    (event,) = await store.write_events(
+        channel_id,
+        [spec],
+        replace=body.replace,
+        now_us=request.app[CLOCK](),
+        margin_us=_margin_us(request),
+        updating=event_id,
+    )
+    return _json(event)
+
+
+async def delete_event(request: web.Request) -> web.Response:
+    await request.app[STORE].delete_event(
+        _slug(request),
+        _slug(request, "event_id"),
+        now_us=request.app[CLOCK](),
+        margin_us=_margin_us(request),
+    )
+    return web.Response(status=204)
+
+
+# --- schedule and plans -------------------------------------------------------------------
+def _day_range(day: str, zone: str) -> tuple[int, int]:
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        raise BadRequest("date", "must be YYYY-MM-DD") from None
+    if not 1970 <= parsed.year < 2286:
+        raise BadRequest("date", "must be between 1970 and 2285")
+    tz = ZoneInfo(zone)
+    start = datetime.combine(parsed, datetime.min.time(), tz)
+    end = datetime.combine(parsed + timedelta(days=1), datetime.min.time(), tz)
+    return to_us(start), to_us(end)
+
+
+async def get_schedule(request: web.Request) -> web.Response:
+    """What airs, with the real segment-snapped times of the timeline engines play."""
+    channel_id = _slug(request)
+    store = request.app[STORE]
+    channel = await store.channel(channel_id)
+    if "date" in request.query:
+        if "start" in request.query or "end" in request.query:
+            raise BadRequest("date", "give date, or start and end, not both")
+        start, end = _day_range(request.query["date"], channel.time_zone)
+    else:
+        now = request.app[CLOCK]()
+        start = _query_time(request, "start") or now
+        end = _query_time(request, "end") or start + 24 * 3600 * US_PER_S
+        if end <= start:
+            raise BadRequest("end", "must be after start")
+        if end - start > 31 * 24 * 3600 * US_PER_S:
+            raise BadRequest("end", "at most 31 days after start")
+    timeline = await store.timeline(channel_id)
+    items = []
+    for group in timeline.groups:
+        if group.kind is not GroupKind.BLOCK or group.block_index is None:
+            continue
+        group_end = group.start_us + group.period_us
+        if group_end <= start or group.start_us >= end:
+            continue
+        block = timeline.plan.blocks[group.block_index]
+        asset = group.runs[0].asset
+        items.append(
+            models.ScheduleEntry(
+                id=block.event_id,
+                channel_id=channel_id,
+                asset_id=asset.id,
+                asset_version=asset.version,
+                title=block.clip.title or asset.title,
+                start_time=group.start_us // 1000,
+                end_time=group_end // 1000,
+                start=format_date(group.start_us),
+                end=format_date(group_end),
+                duration=group.period_us / US_PER_S,
+                scheduled_start=format_date(block.start_us),
+                scheduled_start_time=block.start_us // 1000,
+            )
+        )
+    return _json(
+        models.Schedule(
+            channel_id=channel_id, start=format_date(start), end=format_date(end), items=items
+        )
+    )
+
+
+async def get_plans(request: web.Request) -> web.Response:
+    since = _query_int(request, "since", 0, 0, 10**12) or 0
+    revision, plans, deleted = await request.app[STORE].plans_since(since)
+    feed = models.PlanFeed(
+        revision=revision, plans=[PlanModel.from_core(p) for p in plans], deleted=deleted
+    )
+    return _json(feed, headers={"Cache-Control": "no-cache"})
 
 
 # --- assets -------------------------------------------------------------------------------
@@ -312,10 +543,10 @@ def _default_asset_id(title: str, url: str) -> str:
     return f"{stem}-{hashlib.sha1(url.encode()).hexdigest()[:6]}"
 
 
-def _fetcher(request: web.Request) -> Fetcher:
-    settings = request.app[SETTINGS]
+def _fetcher(app: web.Application) -> Fetcher:
+    settings = app[SETTINGS]
     return Fetcher(
-        request.app[SESSION],
+        app[SESSION],
         settings.allowed_sources,
         settings.ingest_timeout_seconds,
         settings.ingest_max_playlist_bytes,
@@ -323,16 +554,16 @@ def _fetcher(request: web.Request) -> Fetcher:
 
 
 async def _ingest(
-    request: web.Request, asset_id: str, version: int, meta: dict[str, Any]
+    app: web.Application, asset_id: str, version: int, meta: dict[str, Any]
 ) -> models.Asset:
-    metrics = request.app[METRICS]
+    metrics = app[METRICS]
     try:
-        index = await ingest(_fetcher(request), asset_id, meta["url"], version, meta["title"])
+        index = await ingest(_fetcher(app), asset_id, meta["url"], version, meta["title"])
     except ApiError:
         metrics.ingests.labels("refused").inc()
         raise
     metrics.ingests.labels("ok").inc()
-    return await request.app[STORE].add_asset(index, meta, request.app[CLOCK]())
+    return await app[STORE].add_asset(index, meta, app[CLOCK]())
 
 
 async def create_asset(request: web.Request) -> web.Response:
@@ -343,7 +574,7 @@ async def create_asset(request: web.Request) -> web.Response:
         raise Conflict(
             "id", f"asset {asset_id!r} exists; POST /assets/{asset_id}/reingest makes a new version"
         )
-    asset = await _ingest(request, asset_id, 1, body.model_dump())
+    asset = await _ingest(request.app, asset_id, 1, body.model_dump())
     return _json(asset, 201, {"Location": f"/assets/{asset.id}"})
 
 
@@ -355,7 +586,7 @@ async def reingest_asset(request: web.Request) -> web.Response:
     meta = latest.model_dump(
         include={"url", "title", "description", "genre", "episode", "rating", "artwork_url"}
     )
-    asset = await _ingest(request, asset_id, version, meta)
+    asset = await _ingest(request.app, asset_id, version, meta)
     return _json(asset, 201, {"Location": f"/assets/{asset.id}"})
 
 
@@ -389,6 +620,85 @@ async def get_asset_index(request: web.Request) -> web.Response:
 async def delete_asset(request: web.Request) -> web.Response:
     await request.app[STORE].delete_asset(_slug(request))
     return web.Response(status=204)
+
+
+# --- bulk ingest --------------------------------------------------------------------------
+INGEST_CONCURRENCY = 4
+
+
+def _job(row: Any) -> models.IngestJob:
+    items = [models.IngestItem.model_validate(item) for item in row.items]
+    return models.IngestJob(
+        id=row.id,
+        state=row.state,
+        total=len(items),
+        done=sum(item.state == "done" for item in items),
+        failed=sum(item.state in ("failed", "interrupted") for item in items),
+        items=items,
+        created=format_date(row.created_us),
+        updated=format_date(row.updated_us),
+    )
+
+
+async def _run_job(app: web.Application, job_id: str, items: list[dict[str, Any]]) -> None:
+    """Ingest every item, a few at a time, saving progress after each step."""
+    store, clock = app[STORE], app[CLOCK]
+    gate = asyncio.Semaphore(INGEST_CONCURRENCY)
+    saving = asyncio.Lock()
+
+    async def save(state: str = "running") -> None:
+        async with saving:
+            await store.save_job(job_id, state, items, clock())
+
+    async def one(item: dict[str, Any]) -> None:
+        async with gate:
+            item["state"] = "running"
+            await save()
+            try:
+                if await store.next_asset_version(item["id"]) > 1:
+                    raise Conflict("id", f"asset {item['id']!r} exists")
+                asset = await _ingest(app, item["id"], 1, item["meta"])
+                item.update(state="done", version=asset.version)
+            except ApiError as error:
+                item.update(state="failed", error=str(error))
+            except Exception as error:  # one bad item must not stop the others
+                log.exception("bulk ingest of %s failed", item["url"])
+                item.update(state="failed", error=f"internal error: {error.__class__.__name__}")
+            await save()
+
+    await asyncio.gather(*(one(item) for item in items))
+    await save("done")
+
+
+async def create_ingest_job(request: web.Request) -> web.Response:
+    body: models.IngestJobCreate = await _body(request, models.IngestJobCreate)
+    items: list[dict[str, Any]] = []
+    for i, asset in enumerate(body.items):
+        asset_id = asset.id or _default_asset_id(asset.title, asset.url)
+        if any(item["id"] == asset_id for item in items):
+            raise Unprocessable(f"items.{i}.id", f"{asset_id!r} appears twice in the request")
+        items.append(
+            {
+                "url": asset.url,
+                "title": asset.title,
+                "id": asset_id,
+                "state": "queued",
+                "version": None,
+                "error": None,
+                "meta": asset.model_dump(),
+            }
+        )
+    job_id = f"job-{secrets.token_hex(8)}"
+    store = request.app[STORE]
+    await store.create_job(job_id, items, request.app[CLOCK]())
+    task = asyncio.create_task(_run_job(request.app, job_id, items))
+    request.app[JOBS].add(task)
+    task.add_done_callback(request.app[JOBS].discard)
+    return _json(_job(await store.job(job_id)), 202, {"Location": f"/ingest-jobs/{job_id}"})
+
+
+async def get_ingest_job(request: web.Request) -> web.Response:
+    return _json(_job(await request.app[STORE].job(_slug(request, "job_id"))))
 
 
 # --- service ------------------------------------------------------------------------------
@@ -450,6 +760,7 @@ VERSION_QUERY = Query(
     {"type": "integer", "minimum": 1, "maximum": 1_000_000},
     "asset version (default: the latest)",
 )
+TIME_SCHEMA = {"type": "string", "maxLength": 40, "examples": ["2026-11-23T18:00:00Z"]}
 OPERATIONS = (
     Operation(
         "POST",
@@ -562,6 +873,126 @@ OPERATIONS = (
         errors=(401, 404, 409),
         tag="assets",
     ),
+    Operation(
+        "POST",
+        "/channels/{id}/events",
+        create_event,
+        "Schedule an event (a program at a start time)",
+        201,
+        models.Event,
+        models.EventCreateOne,
+        (400, 401, 404, 409, 413, 422),
+        tag="events",
+    ),
+    Operation(
+        "POST",
+        "/channels/{id}/event-batches",
+        create_events,
+        "Schedule many events at once (all or none)",
+        201,
+        models.EventList,
+        models.EventBatch,
+        (400, 401, 404, 409, 413, 422),
+        tag="events",
+    ),
+    Operation(
+        "GET",
+        "/channels/{id}/events",
+        list_events,
+        "List the events that overlap a time range",
+        200,
+        models.EventList,
+        errors=(400, 404),
+        query=(
+            Query("start", TIME_SCHEMA, "RFC 3339 or Unix ms (default: now)"),
+            Query("end", TIME_SCHEMA, "RFC 3339 or Unix ms (default: no end)"),
+            Query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "at most"),
+        ),
+        tag="events",
+    ),
+    Operation(
+        "GET",
+        "/channels/{id}/events/{event_id}",
+        get_event,
+        "Get an event",
+        200,
+        models.Event,
+        errors=(404,),
+        tag="events",
+    ),
+    Operation(
+        "PATCH",
+        "/channels/{id}/events/{event_id}",
+        update_event,
+        "Change an event (only after the lock horizon)",
+        200,
+        models.Event,
+        models.EventUpdate,
+        (400, 401, 404, 409, 413, 422),
+        tag="events",
+    ),
+    Operation(
+        "DELETE",
+        "/channels/{id}/events/{event_id}",
+        delete_event,
+        "Delete an event (only after the lock horizon)",
+        204,
+        errors=(401, 404, 409),
+        tag="events",
+    ),
+    Operation(
+        "GET",
+        "/channels/{id}/schedule",
+        get_schedule,
+        "What airs when, in segment-exact times (Consuo-compatible fields)",
+        200,
+        models.Schedule,
+        errors=(400, 404),
+        query=(
+            Query("date", {"type": "string", "maxLength": 10}, "YYYY-MM-DD, channel time zone"),
+            Query("start", TIME_SCHEMA, "RFC 3339 or Unix ms (default: now)"),
+            Query("end", TIME_SCHEMA, "RFC 3339 or Unix ms (default: start + 24 h)"),
+        ),
+        tag="schedule",
+    ),
+    Operation(
+        "GET",
+        "/plans",
+        get_plans,
+        "Plan feed for engines: channels whose plan changed after a revision",
+        200,
+        models.PlanFeed,
+        errors=(400,),
+        query=(
+            Query(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": 10**12},
+                "the revision of the previous answer (default 0: every plan)",
+            ),
+        ),
+        tag="plans",
+    ),
+    Operation(
+        "POST",
+        "/ingest-jobs",
+        create_ingest_job,
+        "Ingest many HLS VODs in the background; poll the job for progress",
+        202,
+        models.IngestJob,
+        models.IngestJobCreate,
+        (400, 401, 413, 422),
+        tag="assets",
+    ),
+    Operation(
+        "GET",
+        "/ingest-jobs/{job_id}",
+        get_ingest_job,
+        "Progress of a bulk ingest",
+        200,
+        models.IngestJob,
+        errors=(404,),
+        tag="assets",
+    ),
     Operation("GET", "/health", health, "Liveness and database reachability", 200, models.Health),
     Operation("GET", "/metrics", metrics, "Prometheus metrics", 200),
 )
@@ -603,16 +1034,15 @@ def openapi_document() -> dict[str, Any]:
             "tags": [op.tag],
             "operationId": op.handler.__name__,
         }
-        parameters = []
-        if "{id}" in op.path:
-            parameters.append(
-                {
-                    "name": "id",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
-                }
-            )
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
+            }
+            for name in re.findall(r"{([a-z_]+)}", op.path)
+        ]
         parameters += [
             {
                 "name": q.name,
@@ -670,7 +1100,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "vchannel schedule API",
             "version": "1",
-            "description": "Channels and assets of vchannel. Writes need "
+            "description": "Channels, assets, events, schedules and the plan feed of "
+            "vchannel. Writes need "
             "`Authorization: Bearer <API_KEY>` when the service has a key.",
         },
         "paths": paths,
@@ -692,8 +1123,17 @@ def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web
         engine = create_engine(settings.database_url, settings.sqlite_journal_mode)
         await migrate(engine)
         app[STORE] = Store(engine)
-        app[SESSION] = aiohttp.ClientSession(headers={"User-Agent": "vchannel-ingest"})
+        interrupted = await app[STORE].interrupt_jobs(app[CLOCK]())
+        if interrupted:
+            log.warning("%d bulk ingest job(s) were interrupted by a restart", interrupted)
+        app[SESSION] = ingest_session(settings.allowed_sources)
+        app[JOBS] = set()
         yield
+        tasks: set[asyncio.Task[None]] = app[JOBS]
+        running = list(tasks)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         await app[SESSION].close()
         await engine.dispose()
 

@@ -25,6 +25,7 @@ channels = sa.Table(
     sa.Column("target_duration", sa.Integer, nullable=False),
     sa.Column("window_ms", sa.Integer, nullable=False),
     sa.Column("slate_asset_id", sa.String(63), nullable=False),
+    sa.Column("slate_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("time_zone", sa.String(64), nullable=False),
     sa.Column("artwork_url", sa.Text, nullable=True),
     sa.Column("profile", sa.JSON, nullable=False),
@@ -51,6 +52,50 @@ assets = sa.Table(
     sa.Column("renditions", sa.JSON, nullable=False),
     sa.Column("index_json", sa.Text, nullable=False),
     sa.Column("ingested_us", sa.BigInteger, nullable=False),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("channel_id", sa.String(63), sa.ForeignKey("channels.id", ondelete="CASCADE")),
+    sa.Column("asset_id", sa.String(63), nullable=False),
+    sa.Column("asset_version", sa.Integer, nullable=False),
+    sa.Column("start_us", sa.BigInteger, nullable=False),
+    sa.Column("duration_us", sa.BigInteger, nullable=False),
+    sa.Column("first_segment", sa.Integer, nullable=False),
+    sa.Column("end_segment", sa.Integer, nullable=False),
+    sa.Column("clip_in_us", sa.BigInteger, nullable=True),
+    sa.Column("clip_out_us", sa.BigInteger, nullable=True),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["asset_id", "asset_version"], ["assets.id", "assets.version"], ondelete="RESTRICT"
+    ),
+)
+"""Scheduled programs. start_us + duration_us is the nominal end (segment-exact clip length);
+events of one channel never overlap nominally."""
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("revision", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(63), nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("at_us", sa.BigInteger, nullable=False),
+)
+"""One row per write that changed a channel's plan; a channel's plan revision is its latest
+row. Writers are serialised, so revisions are committed in increasing order."""
+
+ingest_jobs = sa.Table(
+    "ingest_jobs",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -3,7 +3,9 @@
 Safety: only http(s); the host's addresses (and those of every redirect hop) must not be
 loopback, private, link-local (169.254.169.254 included), multicast, reserved or unspecified
 unless ALLOWED_SOURCES lists them; redirects are followed by hand, at most MAX_REDIRECTS;
-every playlist is read with a total timeout and a byte limit.
+every playlist is read with a total timeout and a byte limit. The session's resolver applies
+the same address rule at connection time, so a host cannot pass the check and then resolve
+elsewhere (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from engine.errors import PlanError
 from engine.hls_vod import parse_vod, variant_urls
@@ -62,6 +66,33 @@ async def check_source(url: str, allowed: Iterable[Network]) -> None:
                 f"{host} resolves to {address}, a private, loopback, link-local or "
                 "multicast address; list it in ALLOWED_SOURCES to allow it",
             )
+
+
+class GuardedResolver(ThreadedResolver):
+    """The ingest session's resolver: the addresses it hands to the connector pass the same
+    rule as check_source. check_source gives the clear error first; this closes the gap in
+    which a host could resolve to a public address for the check and to a private one for
+    the connection (DNS rebinding)."""
+
+    def __init__(self, allowed: Iterable[Network]) -> None:
+        super().__init__()
+        self.allowed = tuple(allowed)
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await super().resolve(host, port, family)
+        for result in results:
+            address = ipaddress.ip_address(result["host"])
+            if _forbidden(address) and not any(address in n for n in self.allowed):
+                raise OSError(f"{host} now resolves to a forbidden address {address}")
+        return results
+
+
+def ingest_session(allowed: Iterable[Network]) -> aiohttp.ClientSession:
+    """The HTTP client for ingest: guarded resolution, no DNS cache between checks."""
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(allowed), use_dns_cache=False)
+    return aiohttp.ClientSession(connector=connector, headers={"User-Agent": "vchannel-ingest"})
 
 
 class Fetcher:

@@ -22,7 +22,8 @@ class ScheduleSettings:
     CORS_WHITELIST (comma-separated origins), ALLOWED_SOURCES (comma-separated CIDRs that
     ingest may fetch from although they are private, loopback or link-local), MAX_BODY_BYTES,
     SQLITE_JOURNAL_MODE (WAL, or DELETE on network file systems), INGEST_TIMEOUT_SECONDS,
-    INGEST_MAX_PLAYLIST_BYTES.
+    INGEST_MAX_PLAYLIST_BYTES, LOCK_MARGIN_SECONDS (schedule edits before now + this margin
+    are refused; it must cover how long engines take to pick up a plan).
     """
 
     host: str = "0.0.0.0"
@@ -36,6 +37,7 @@ class ScheduleSettings:
     sqlite_journal_mode: str = "WAL"
     ingest_timeout_seconds: float = 10.0
     ingest_max_playlist_bytes: int = 5_242_880
+    lock_margin_seconds: int = 10
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScheduleSettings:
@@ -79,4 +81,5 @@ class ScheduleSettings:
             ingest_max_playlist_bytes=env_integer(
                 environ, "INGEST_MAX_PLAYLIST_BYTES", 5_242_880, 1024, 256 * 1_048_576
             ),
+            lock_margin_seconds=env_integer(environ, "LOCK_MARGIN_SECONDS", 10, 0, 86_400),
         )

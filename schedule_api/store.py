@@ -1,24 +1,88 @@
-"""Storage of channels and asset versions: SQLAlchemy Core, one code path for both databases.
+"""Storage of channels, asset versions, events and the plan change log: SQLAlchemy Core, one
+code path for both databases.
 
 Every write is one transaction; a unique-key violation becomes a 409 that says what collided.
-`now_us` is passed in (microseconds since the epoch): the store never reads a clock.
+Writes that change a plan are serialised (an in-process lock, plus a transaction-scoped
+advisory lock on PostgreSQL so that several service processes agree) and append a row to
+`changes`, so plan revisions are committed in increasing order and a poller that asks for
+changes after revision R never misses one. `now_us` is passed in (microseconds since the
+epoch): the store never reads a clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from engine.model import AssetIndex, rounded_seconds
+from engine.errors import PlanError
+from engine.model import (
+    AssetIndex,
+    AssetKey,
+    Block,
+    Checkpoint,
+    Plan,
+    describe,
+    rounded_seconds,
+)
+from engine.model import Channel as CoreChannel
+from engine.model import Clip as CoreClip
 from engine.plan_format import AssetIndexModel, ProfileEntryModel
+from engine.profile import map_renditions
 from engine.render import format_date
+from engine.timeline import Timeline, compile_timeline, edit_reach_us
 from schedule_api import db
-from schedule_api.errors import Conflict, NotFound
-from schedule_api.models import Asset, Channel, RenditionSummary
+from schedule_api.errors import Conflict, NotFound, Unprocessable
+from schedule_api.events import (
+    Span,
+    check_lock_horizon,
+    check_no_overlap_within,
+    resolve_overlaps,
+    shortened_clip,
+    snap_clip,
+)
+from schedule_api.models import Asset, Channel, Event, RenditionSummary
+
+ADVISORY_LOCK = 7_301_001
+"""PostgreSQL advisory lock key that serialises plan writes across service processes."""
+INDEX_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event as a write asks for it (version None: the latest; title None: no override)."""
+
+    id: str
+    asset_id: str
+    version: int | None
+    start_us: int
+    clip_in_us: int | None
+    clip_out_us: int | None
+    title: str | None
+    field: str = ""
+    """Where the request gave it, for error messages (e.g. 'events.3')."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    spec: EventSpec
+    version: int
+    first_segment: int
+    end_segment: int
+    duration_us: int
+
+
+def new_event_id() -> str:
+    return f"ev-{secrets.token_hex(8)}"
 
 
 def _channel(row: sa.Row[Any]) -> Channel:
@@ -26,6 +90,7 @@ def _channel(row: sa.Row[Any]) -> Channel:
         id=row.id,
         name=row.name,
         slate=row.slate_asset_id,
+        slate_version=row.slate_version,
         target_duration=row.target_duration,
         window_seconds=row.window_ms / 1000,
         time_zone=row.time_zone,
@@ -37,6 +102,48 @@ def _channel(row: sa.Row[Any]) -> Channel:
         updated=format_date(row.updated_us),
         updated_ms=row.updated_us // 1000,
     )
+
+
+def _core_channel(row: sa.Row[Any]) -> CoreChannel:
+    return CoreChannel(
+        id=row.id,
+        name=row.name,
+        profile=tuple(ProfileEntryModel.model_validate(p).to_core() for p in row.profile),
+        target_duration_s=row.target_duration,
+        window_us=row.window_ms * 1000,
+        slate_asset_id=row.slate_asset_id,
+        slate_version=row.slate_version,
+    )
+
+
+def _event(row: sa.Row[Any]) -> Event:
+    end_us = row.start_us + row.duration_us
+    return Event(
+        id=row.id,
+        channel=row.channel_id,
+        asset=row.asset_id,
+        version=row.asset_version,
+        title=row.title or row.asset_title,
+        title_override=row.title or None,
+        start=format_date(row.start_us),
+        start_ms=row.start_us // 1000,
+        end=format_date(end_us),
+        end_ms=end_us // 1000,
+        duration_seconds=row.duration_us / 1e6,
+        clip_in_seconds=None if row.clip_in_us is None else row.clip_in_us / 1e6,
+        clip_out_seconds=None if row.clip_out_us is None else row.clip_out_us / 1e6,
+        first_segment=row.first_segment,
+        end_segment=row.end_segment,
+        created=format_date(row.created_us),
+        updated=format_date(row.updated_us),
+    )
+
+
+_EVENT_COLUMNS = (*db.events.c, db.assets.c.title.label("asset_title"))
+_EVENTS_WITH_TITLES = db.events.join(
+    db.assets,
+    (db.events.c.asset_id == db.assets.c.id) & (db.events.c.asset_version == db.assets.c.version),
+)
 
 
 def _asset(row: sa.Row[Any], versions: list[int]) -> Asset:
@@ -64,30 +171,55 @@ def _asset(row: sa.Row[Any], versions: list[int]) -> Asset:
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._write_lock = asyncio.Lock()
+        self._indexes: OrderedDict[AssetKey, AssetIndex] = OrderedDict()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(sa.text("SELECT 1"))
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, serialised with every other plan write."""
+        async with self._write_lock, self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK}
+                )
+            yield connection
+
+    @staticmethod
+    async def _record(
+        connection: AsyncConnection, channel_id: str, now_us: int, deleted: bool = False
+    ) -> None:
+        await connection.execute(
+            db.changes.insert().values(channel_id=channel_id, deleted=deleted, at_us=now_us)
+        )
 
     # --- channels ------------------------------------------------------------------------
     async def create_channel(self, values: dict[str, Any], now_us: int) -> Channel:
         row = {**values, "checkpoint_us": now_us // 1_000_000 * 1_000_000}
         row.update(created_us=now_us, updated_us=now_us)
         try:
-            async with self.engine.begin() as connection:
+            async with self._write() as connection:
                 await connection.execute(db.channels.insert().values(**row))
+                await self._record(connection, values["id"], now_us)
         except IntegrityError:
             raise Conflict("id", f"channel {values['id']!r} already exists") from None
         return await self.channel(values["id"])
 
-    async def channel(self, channel_id: str) -> Channel:
-        async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(db.channels.select().where(db.channels.c.id == channel_id))
-            ).first()
+    @staticmethod
+    async def _channel_row(connection: AsyncConnection, channel_id: str) -> sa.Row[Any]:
+        row = (
+            await connection.execute(db.channels.select().where(db.channels.c.id == channel_id))
+        ).first()
         if row is None:
             raise NotFound("id", f"channel {channel_id!r} does not exist")
-        return _channel(row)
+        return row
+
+    async def channel(self, channel_id: str) -> Channel:
+        async with self.engine.connect() as connection:
+            return _channel(await self._channel_row(connection, channel_id))
 
     async def channels(self) -> list[Channel]:
         async with self.engine.connect() as connection:
@@ -97,23 +229,340 @@ class Store:
     async def update_channel(
         self, channel_id: str, changes: dict[str, Any], now_us: int
     ) -> Channel:
-        async with self.engine.begin() as connection:
+        async with self._write() as connection:
             result = await connection.execute(
                 db.channels.update()
                 .where(db.channels.c.id == channel_id)
                 .values(**changes, updated_us=now_us)
             )
-        if result.rowcount == 0:
-            raise NotFound("id", f"channel {channel_id!r} does not exist")
+            if result.rowcount == 0:
+                raise NotFound("id", f"channel {channel_id!r} does not exist")
+            await self._record(connection, channel_id, now_us)
         return await self.channel(channel_id)
 
-    async def delete_channel(self, channel_id: str) -> None:
-        async with self.engine.begin() as connection:
+    async def delete_channel(self, channel_id: str, now_us: int) -> None:
+        async with self._write() as connection:
+            await connection.execute(db.events.delete().where(db.events.c.channel_id == channel_id))
             result = await connection.execute(
                 db.channels.delete().where(db.channels.c.id == channel_id)
             )
-        if result.rowcount == 0:
-            raise NotFound("id", f"channel {channel_id!r} does not exist")
+            if result.rowcount == 0:
+                raise NotFound("id", f"channel {channel_id!r} does not exist")
+            await self._record(connection, channel_id, now_us, deleted=True)
+
+    # --- asset indexes (immutable, so cached) ---------------------------------------------
+    async def index(self, key: AssetKey, connection: AsyncConnection | None = None) -> AssetIndex:
+        """The parsed index of one asset version (NotFound names it)."""
+        cached = self._indexes.get(key)
+        if cached is not None:
+            self._indexes.move_to_end(key)
+            return cached
+        query = sa.select(db.assets.c.index_json).where(
+            (db.assets.c.id == key[0]) & (db.assets.c.version == key[1])
+        )
+        if connection is None:
+            async with self.engine.connect() as own:
+                text = (await own.execute(query)).scalar()
+        else:
+            text = (await connection.execute(query)).scalar()
+        if text is None:
+            raise NotFound("asset", f"{describe(key)} does not exist")
+        index = AssetIndexModel.model_validate(json.loads(text)).to_core()
+        self._indexes[key] = index
+        if len(self._indexes) > INDEX_CACHE_SIZE:
+            self._indexes.popitem(last=False)
+        return index
+
+    @staticmethod
+    async def _latest_version(connection: AsyncConnection, asset_id: str) -> int | None:
+        latest = (
+            await connection.execute(
+                sa.select(sa.func.max(db.assets.c.version)).where(db.assets.c.id == asset_id)
+            )
+        ).scalar()
+        return None if latest is None else int(latest)
+
+    # --- events --------------------------------------------------------------------------
+    async def events(self, channel_id: str, start_us: int, end_us: int, limit: int) -> list[Event]:
+        """Events of a channel that overlap [start_us, end_us), by start."""
+        e = db.events.c
+        async with self.engine.connect() as connection:
+            await self._channel_row(connection, channel_id)
+            rows = (
+                await connection.execute(
+                    sa.select(*_EVENT_COLUMNS)
+                    .select_from(_EVENTS_WITH_TITLES)
+                    .where(
+                        (e.channel_id == channel_id)
+                        & (e.start_us < end_us)
+                        & (e.start_us + e.duration_us > start_us)
+                    )
+                    .order_by(e.start_us)
+                    .limit(limit)
+                )
+            ).all()
+        return [_event(row) for row in rows]
+
+    @staticmethod
+    async def _event_row(
+        connection: AsyncConnection, channel_id: str, event_id: str
+    ) -> sa.Row[Any]:
+        row = (
+            await connection.execute(
+                sa.select(*_EVENT_COLUMNS)
+                .select_from(_EVENTS_WITH_TITLES)
+                .where((db.events.c.channel_id == channel_id) & (db.events.c.id == event_id))
+            )
+        ).first()
+        if row is None:
+            raise NotFound("event_id", f"channel {channel_id!r} has no event {event_id!r}")
+        return row
+
+    async def event_spec(self, channel_id: str, event_id: str) -> EventSpec:
+        """An event as stored, in the form a write takes (exact microseconds)."""
+        async with self.engine.connect() as connection:
+            await self._channel_row(connection, channel_id)
+            row = await self._event_row(connection, channel_id, event_id)
+        return EventSpec(
+            id=row.id,
+            asset_id=row.asset_id,
+            version=row.asset_version,
+            start_us=row.start_us,
+            clip_in_us=row.clip_in_us,
+            clip_out_us=row.clip_out_us,
+            title=row.title or None,
+        )
+
+    async def event(self, channel_id: str, event_id: str) -> Event:
+        async with self.engine.connect() as connection:
+            await self._channel_row(connection, channel_id)
+            return _event(await self._event_row(connection, channel_id, event_id))
+
+    async def _place(
+        self, connection: AsyncConnection, channel: sa.Row[Any], spec: EventSpec
+    ) -> _Placed:
+        """Resolve the asset version, check that it can air on the channel, snap the clip."""
+        name = f"{spec.field}." if spec.field else ""
+        version = spec.version
+        if version is None:
+            version = await self._latest_version(connection, spec.asset_id)
+            if version is None:
+                raise Unprocessable(f"{name}asset", f"asset {spec.asset_id!r} does not exist")
+        try:
+            asset = await self.index((spec.asset_id, version), connection)
+        except NotFound as error:
+            raise Unprocessable(f"{name}version", error.reason) from None
+        core = _core_channel(channel)
+        slate = await self.index(core.slate_key, connection)
+        what = describe(asset.key)
+        if asset.container != slate.container:
+            raise Unprocessable(
+                f"{name}asset",
+                f"{what} is {asset.container.value} but the channel plays "
+                f"{slate.container.value}: a channel keeps one segment format",
+            )
+        longest = asset.max_segment_us()
+        if rounded_seconds(longest) > core.target_duration_s:
+            raise Unprocessable(
+                f"{name}asset",
+                f"{what} has a {longest / 1e6:.3f} s segment, longer than the channel's "
+                f"target duration of {core.target_duration_s} s",
+            )
+        try:
+            map_renditions(core.profile, asset)
+        except PlanError as error:
+            raise Unprocessable(f"{name}asset", f"{what}: {error.reason}") from None
+        clip = snap_clip(asset, spec.clip_in_us, spec.clip_out_us, spec.field)
+        return _Placed(spec, version, clip.first_segment, clip.end_segment, clip.duration_us)
+
+    async def write_events(
+        self,
+        channel_id: str,
+        specs: list[EventSpec],
+        *,
+        replace: bool,
+        now_us: int,
+        margin_us: int,
+        updating: str | None = None,
+    ) -> list[Event]:
+        """Create events (or, with `updating`, change that one event) in one transaction.
+
+        Overlaps are refused with 409 unless `replace`; edits that reach before the lock
+        horizon are refused with 409 (schedule_api.events).
+        """
+        e = db.events.c
+        try:
+            async with self._write() as connection:
+                channel = await self._channel_row(connection, channel_id)
+                reach = edit_reach_us(_core_channel(channel))
+                touched: list[int] = []
+                if updating is not None:
+                    old = await self._event_row(connection, channel_id, updating)
+                    touched.append(old.start_us)
+                placed = [await self._place(connection, channel, spec) for spec in specs]
+                spans = [Span(p.spec.id, p.spec.start_us, p.duration_us) for p in placed]
+                check_no_overlap_within(spans)
+                touched += [span.start_us for span in spans]
+                check_lock_horizon(touched, now_us, margin_us, reach)
+                rows = (
+                    await connection.execute(
+                        db.events.select().where(
+                            (e.channel_id == channel_id)
+                            & (e.start_us < max(span.end_us for span in spans))
+                            & (e.start_us + e.duration_us > min(span.start_us for span in spans))
+                            & (e.id != (updating or ""))
+                        )
+                    )
+                ).all()
+                existing = {row.id: row for row in rows}
+                resolution = resolve_overlaps(
+                    spans,
+                    [Span(r.id, r.start_us, r.duration_us) for r in rows],
+                    replace,
+                )
+                deleted = list(resolution.deleted)
+                shortened: list[tuple[sa.Row[Any], int, int]] = []
+                for event_id, by_us in resolution.shortened:
+                    row = existing[event_id]
+                    asset = await self.index((row.asset_id, row.asset_version), connection)
+                    end = shortened_clip(
+                        asset, row.first_segment, row.end_segment, row.start_us, by_us
+                    )
+                    if end == row.first_segment:
+                        deleted.append(event_id)
+                    else:
+                        prefix = asset.prefix_us
+                        shortened.append((row, end, prefix[end] - prefix[row.first_segment]))
+                touched += [existing[i].start_us for i in deleted]
+                touched += [row.start_us + duration for row, _end, duration in shortened]
+                check_lock_horizon(touched, now_us, margin_us, reach)
+                if deleted:
+                    await connection.execute(db.events.delete().where(e.id.in_(deleted)))
+                for row, end, duration in shortened:
+                    prefix = (await self.index((row.asset_id, row.asset_version))).prefix_us
+                    await connection.execute(
+                        db.events.update()
+                        .where(e.id == row.id)
+                        .values(
+                            end_segment=end,
+                            duration_us=duration,
+                            clip_out_us=prefix[end],
+                            updated_us=now_us,
+                        )
+                    )
+                for p in placed:
+                    values = {
+                        "asset_id": p.spec.asset_id,
+                        "asset_version": p.version,
+                        "start_us": p.spec.start_us,
+                        "duration_us": p.duration_us,
+                        "first_segment": p.first_segment,
+                        "end_segment": p.end_segment,
+                        "clip_in_us": p.spec.clip_in_us,
+                        "clip_out_us": p.spec.clip_out_us,
+                        "title": p.spec.title or "",
+                        "updated_us": now_us,
+                    }
+                    if updating is not None:
+                        await connection.execute(
+                            db.events.update().where(e.id == updating).values(**values)
+                        )
+                    else:
+                        await connection.execute(
+                            db.events.insert().values(
+                                id=p.spec.id, channel_id=channel_id, created_us=now_us, **values
+                            )
+                        )
+                await self._record(connection, channel_id, now_us)
+                return [
+                    _event(await self._event_row(connection, channel_id, p.spec.id)) for p in placed
+                ]
+        except IntegrityError:
+            raise Conflict("id", "an event with this id already exists") from None
+
+    async def delete_event(
+        self, channel_id: str, event_id: str, *, now_us: int, margin_us: int
+    ) -> None:
+        async with self._write() as connection:
+            channel = await self._channel_row(connection, channel_id)
+            row = await self._event_row(connection, channel_id, event_id)
+            check_lock_horizon(
+                [row.start_us], now_us, margin_us, edit_reach_us(_core_channel(channel)), "id"
+            )
+            await connection.execute(db.events.delete().where(db.events.c.id == event_id))
+            await self._record(connection, channel_id, now_us)
+
+    # --- plans ---------------------------------------------------------------------------
+    @staticmethod
+    async def _plan(connection: AsyncConnection, channel: sa.Row[Any]) -> Plan:
+        revision = (
+            await connection.execute(
+                sa.select(sa.func.max(db.changes.c.revision)).where(
+                    db.changes.c.channel_id == channel.id
+                )
+            )
+        ).scalar()
+        rows = (
+            await connection.execute(
+                db.events.select()
+                .where(db.events.c.channel_id == channel.id)
+                .order_by(db.events.c.start_us)
+            )
+        ).all()
+        blocks = tuple(
+            Block(
+                row.start_us,
+                CoreClip(
+                    row.asset_id, row.first_segment, row.end_segment, row.title, row.asset_version
+                ),
+                row.id,
+            )
+            for row in rows
+        )
+        return Plan(
+            channel=_core_channel(channel),
+            revision=int(revision or 0),
+            checkpoint=Checkpoint(channel.checkpoint_us),
+            blocks=blocks,
+        )
+
+    async def plans_since(self, since: int) -> tuple[int, list[Plan], list[str]]:
+        """(latest revision, plans of the channels changed after `since`, deleted ids).
+
+        The latest revision is read first: a write that commits meanwhile is either in the
+        answer or after the revision returned, so the next poll gets it.
+        """
+        c = db.changes.c
+        async with self.engine.connect() as connection:
+            latest = int(
+                (await connection.execute(sa.select(sa.func.max(c.revision)))).scalar() or 0
+            )
+            if latest <= since:
+                return latest, [], []
+            changed = [
+                row.channel_id
+                for row in await connection.execute(
+                    sa.select(c.channel_id)
+                    .where((c.revision > since) & (c.revision <= latest))
+                    .group_by(c.channel_id)
+                    .order_by(c.channel_id)
+                )
+            ]
+            rows = {
+                row.id: row
+                for row in await connection.execute(
+                    db.channels.select().where(db.channels.c.id.in_(changed))
+                )
+            }
+            plans = [await self._plan(connection, rows[i]) for i in changed if i in rows]
+        return latest, plans, [i for i in changed if i not in rows]
+
+    async def timeline(self, channel_id: str) -> Timeline:
+        """The channel's compiled timeline, as every engine computes it."""
+        async with self.engine.connect() as connection:
+            plan = await self._plan(connection, await self._channel_row(connection, channel_id))
+            assets = {key: await self.index(key, connection) for key in plan.asset_keys()}
+        return compile_timeline(plan, assets)
 
     # --- assets --------------------------------------------------------------------------
     async def next_asset_version(self, asset_id: str) -> int:
@@ -199,8 +648,12 @@ class Store:
         return asset.version, str(text)
 
     async def asset_core(self, asset_id: str) -> AssetIndex:
-        _version, text = await self.asset_index(asset_id)
-        return AssetIndexModel.model_validate(json.loads(text)).to_core()
+        """The index of the latest version of an asset."""
+        async with self.engine.connect() as connection:
+            version = await self._latest_version(connection, asset_id)
+        if version is None:
+            raise NotFound("id", f"asset {asset_id!r} does not exist")
+        return await self.index((asset_id, version))
 
     async def assets(self, query: str, limit: int, offset: int) -> tuple[list[Asset], int]:
         """Latest version of each asset whose id or title contains `query`, by id."""
@@ -238,7 +691,8 @@ class Store:
         return items, int(total)
 
     async def delete_asset(self, asset_id: str) -> None:
-        async with self.engine.begin() as connection:
+        """Delete every version; refused while a channel uses it as slate or in an event."""
+        async with self._write() as connection:
             users = (
                 await connection.execute(
                     sa.select(db.channels.c.id).where(db.channels.c.slate_asset_id == asset_id)
@@ -250,9 +704,78 @@ class Store:
                     f"asset {asset_id!r} is the slate of channel(s) "
                     f"{', '.join(r.id for r in users)}",
                 )
+            scheduled = (
+                await connection.execute(
+                    sa.select(db.events.c.channel_id, db.events.c.id, db.events.c.start_us)
+                    .where(db.events.c.asset_id == asset_id)
+                    .order_by(db.events.c.start_us)
+                    .limit(1)
+                )
+            ).first()
+            if scheduled is not None:
+                raise Conflict(
+                    "id",
+                    f"asset {asset_id!r} is scheduled (channel {scheduled.channel_id!r}, event "
+                    f"{scheduled.id!r} at {format_date(scheduled.start_us)}); delete its "
+                    "events first",
+                )
             result = await connection.execute(db.assets.delete().where(db.assets.c.id == asset_id))
         if result.rowcount == 0:
             raise NotFound("id", f"asset {asset_id!r} does not exist")
+        for key in [k for k in self._indexes if k[0] == asset_id]:
+            del self._indexes[key]
+
+    # --- bulk ingest jobs ----------------------------------------------------------------
+    async def create_job(self, job_id: str, items: list[dict[str, Any]], now_us: int) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                db.ingest_jobs.insert().values(
+                    id=job_id, state="running", items=items, created_us=now_us, updated_us=now_us
+                )
+            )
+
+    async def save_job(
+        self, job_id: str, state: str, items: list[dict[str, Any]], now_us: int
+    ) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                db.ingest_jobs.update()
+                .where(db.ingest_jobs.c.id == job_id)
+                .values(state=state, items=items, updated_us=now_us)
+            )
+
+    async def job(self, job_id: str) -> sa.Row[Any]:
+        async with self.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    db.ingest_jobs.select().where(db.ingest_jobs.c.id == job_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound("job_id", f"ingest job {job_id!r} does not exist")
+        return row
+
+    async def interrupt_jobs(self, now_us: int) -> int:
+        """Mark jobs that a previous process left running as interrupted (at start-up)."""
+        async with self.engine.begin() as connection:
+            rows = (
+                await connection.execute(
+                    db.ingest_jobs.select().where(db.ingest_jobs.c.state == "running")
+                )
+            ).all()
+            for row in rows:
+                items = [
+                    {**item, "state": "interrupted"}
+                    if item["state"] in ("queued", "running")
+                    else item
+                    for item in row.items
+                ]
+                await connection.execute(
+                    db.ingest_jobs.update()
+                    .where(db.ingest_jobs.c.id == row.id)
+                    .values(state="interrupted", items=items, updated_us=now_us)
+                )
+        return len(rows)
 
 
 def max_rounded_segment(asset: AssetIndex) -> int:

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from schedule_api.app import create_app
+from schedule_api.app import CLOCK, create_app
 from schedule_api.settings import ScheduleSettings
 from tests.e2e.conftest import REPO, free_port, wait_for
 
@@ -178,6 +178,22 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now_us
+
+
+def _clock(api: TestClient) -> Clock:
+    assert api.app is not None
+    clock = api.app[CLOCK]
+    assert isinstance(clock, Clock)
+    return clock
+
+
+def now_us(api: TestClient) -> int:
+    """The test service's clock (a fixed instant until `advance` moves it)."""
+    return _clock(api).now_us
+
+
+def advance(api: TestClient, seconds: float) -> None:
+    _clock(api).now_us += round(seconds * 1_000_000)
 
 
 def start_service(environ: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:

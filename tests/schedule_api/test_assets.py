@@ -3,13 +3,16 @@ every error path."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from engine.plan_format import AssetIndexModel
 from schedule_api.app import create_app
+from schedule_api.ingest import ingest_session
 from tests.schedule_api.conftest import Clock, ingest, make_settings
 
 
@@ -185,3 +188,22 @@ async def test_an_unresolvable_over_long_host_is_a_422(api: TestClient) -> None:
 async def test_a_url_that_does_not_parse_is_a_422(api: TestClient, url: str) -> None:
     problem = await _problem(await api.post("/assets", json={"url": url, "title": "x"}), 422)
     assert problem["invalid-params"][0] == {"name": "url", "reason": "is not a valid URL"}
+
+
+async def test_the_ingest_session_refuses_a_name_that_resolves_to_loopback(origin: str) -> None:
+    """The connection itself is guarded, not only the check before it (DNS rebinding)."""
+    port = origin.rsplit(":", 1)[1]
+    async with ingest_session(()) as session:
+        with pytest.raises(aiohttp.ClientConnectorDNSError) as refused:
+            await session.get(f"http://localhost:{port}/media/slate-ts/master.m3u8")
+    assert "forbidden address" in str(refused.value.os_error)
+
+
+async def test_the_ingest_session_connects_where_allowed(origin: str) -> None:
+    port = origin.rsplit(":", 1)[1]
+    allowed = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    async with (
+        ingest_session(allowed) as session,
+        session.get(f"http://localhost:{port}/media/slate-ts/master.m3u8") as response,
+    ):
+        assert response.status == 200

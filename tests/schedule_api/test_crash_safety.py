@@ -1,5 +1,5 @@
 """A crash at any moment loses no committed write: SIGKILL the service while a client
-creates channels in a loop, restart it, and find every channel that got a 201."""
+schedules events in a loop, restart it, and find every event that got a 201."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -35,21 +36,22 @@ def _start_origin(port: int) -> subprocess.Popen[bytes]:
 
 
 async def _write_until_killed(base: str, process: subprocess.Popen[bytes]) -> list[str]:
-    """Create channels back to back; SIGKILL the service after 2 s; return the ids that
-    were answered 201."""
+    """Schedule events back to back; SIGKILL the service after 2 s; return the ids of the
+    events that were answered 201."""
     acknowledged: list[str] = []
     loop = asyncio.get_running_loop()
+    first_ms = (int(time.time()) + 120) * 1000
     async with aiohttp.ClientSession() as session:
         killer = loop.call_later(2.0, os.kill, process.pid, signal.SIGKILL)
         number = 0
         while True:
+            body = {"asset": "slate", "start_ms": first_ms + number * 10_000}
             number += 1
-            body = {"id": f"c{number}", "name": f"Channel {number}", "slate": "slate"}
             try:
-                async with session.post(f"{base}/channels", json=body) as response:
+                async with session.post(f"{base}/channels/c/events", json=body) as response:
                     if response.status != 201:
                         raise AssertionError(await response.text())
-                    acknowledged.append(body["id"])
+                    acknowledged.append((await response.json())["id"])
             except aiohttp.ClientError:
                 break
         killer.cancel()
@@ -67,20 +69,21 @@ async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
             "title": "Slate",
             "url": f"http://127.0.0.1:{origin_port}/slate-ts/master.m3u8",
         }
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(f"{base}/assets", json=slate) as response,
-        ):
-            assert response.status == 201
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{base}/assets", json=slate) as response:
+                assert response.status == 201
+            channel = {"id": "c", "name": "Crash", "slate": "slate"}
+            async with session.post(f"{base}/channels", json=channel) as response:
+                assert response.status == 201
         acknowledged = await _write_until_killed(base, service)
         assert await asyncio.to_thread(service.wait, 10) == -signal.SIGKILL
         assert len(acknowledged) > 10
         service = await asyncio.to_thread(_start_service, database_url, port, log)
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{base}/channels") as response,
+            session.get(f"{base}/channels/c/events", params={"limit": "5000"}) as response,
         ):
-            stored = {channel["id"] for channel in (await response.json())["items"]}
+            stored = {event["id"] for event in (await response.json())["items"]}
         assert set(acknowledged) <= stored
     finally:
         for process in (service, origin):

@@ -1,0 +1,147 @@
+"""Schedule edits, without I/O: clip snapping, overlap resolution and the lock horizon.
+
+An edit is described by the instants at which it changes the plan ("touched" instants): where
+an event is added, removed or moved from, and where a shortened event now ends. The engine's
+timeline can change at most `edit_reach_us` before such an instant (a property test in
+tests/engine proves it), so an edit is allowed only when every touched instant minus that
+reach lies at or after the lock horizon (now + LOCK_MARGIN_SECONDS). The horizon covers the
+time engines need to pick up a new plan; everything an engine has served, or will serve
+before then, stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+from itertools import pairwise
+
+from engine.model import US_PER_S, AssetIndex
+from engine.render import format_date
+from schedule_api.errors import Conflict, Unprocessable
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An event's nominal time: [start_us, start_us + duration_us)."""
+
+    event_id: str
+    start_us: int
+    duration_us: int
+
+    @property
+    def end_us(self) -> int:
+        return self.start_us + self.duration_us
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start_us < other.end_us and other.start_us < self.end_us
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """A segment range of an asset version and its exact length."""
+
+    first_segment: int
+    end_segment: int
+    duration_us: int
+
+
+def _nearest_boundary(prefix: tuple[int, ...], at_us: int, low: int, high: int) -> int:
+    """The index i in [low, high] whose boundary prefix[i] is nearest to at_us (earlier on
+    a tie)."""
+    i = min(max(bisect_left(prefix, at_us, low, high + 1), low), high)
+    if i > low and at_us - prefix[i - 1] <= prefix[i] - at_us:
+        return i - 1
+    return i
+
+
+def snap_clip(
+    asset: AssetIndex, clip_in_us: int | None, clip_out_us: int | None, field: str = ""
+) -> Clip:
+    """Clip in/out points moved to the nearest segment boundaries (the engine never cuts a
+    segment); Unprocessable names the field when the clip is empty or outside the asset."""
+    prefix, count = asset.prefix_us, asset.segment_count
+    name = f"{field}." if field else ""
+    if clip_in_us is not None and clip_in_us >= asset.duration_us:
+        raise Unprocessable(
+            f"{name}clip_in_seconds",
+            f"is past the end of the asset ({asset.duration_us / US_PER_S:.3f} s)",
+        )
+    first = 0 if clip_in_us is None else _nearest_boundary(prefix, clip_in_us, 0, count - 1)
+    if clip_out_us is None:
+        end = count
+    else:
+        if clip_in_us is not None and clip_out_us <= clip_in_us:
+            raise Unprocessable(f"{name}clip_out_seconds", "must be after clip_in_seconds")
+        end = _nearest_boundary(prefix, clip_out_us, first + 1, count)
+    return Clip(first, end, prefix[end] - prefix[first])
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What an edit does to the events it overlaps: ids to delete, and ids to shorten."""
+
+    deleted: tuple[str, ...]
+    shortened: tuple[tuple[str, int], ...]
+    """(event id, the instant by which it must end)."""
+
+
+def resolve_overlaps(new: list[Span], existing: list[Span], replace: bool) -> Resolution:
+    """Refuse overlaps (409 naming the event met), or with `replace` remove the events that
+    start inside a new one and shorten those that start before it."""
+    deleted: list[str] = []
+    shortened: dict[str, int] = {}
+    for old in existing:
+        hits = [span for span in new if span.overlaps(old)]
+        if not hits:
+            continue
+        if not replace:
+            first = hits[0]
+            raise Conflict(
+                "start",
+                f"{format_date(first.start_us)} to {format_date(first.end_us)} overlaps event "
+                f"{old.event_id!r} ({format_date(old.start_us)} to {format_date(old.end_us)}); "
+                "send replace=true to replace it",
+            )
+        if old.start_us >= min(span.start_us for span in hits):
+            deleted.append(old.event_id)
+        else:
+            shortened[old.event_id] = min(span.start_us for span in hits)
+    return Resolution(tuple(deleted), tuple(sorted(shortened.items())))
+
+
+def check_no_overlap_within(new: list[Span], field: str = "events") -> None:
+    """422 naming the later of two events of one request that overlap each other."""
+    ordered = sorted(enumerate(new), key=lambda item: item[1].start_us)
+    for (earlier, a), (index, b) in pairwise(ordered):
+        if a.overlaps(b):
+            raise Unprocessable(
+                f"{field}.{index}.start",
+                f"overlaps {field}.{earlier} of the same request "
+                f"(which runs until {format_date(a.end_us)})",
+            )
+
+
+def shortened_clip(asset: AssetIndex, first: int, end: int, start_us: int, by_us: int) -> int:
+    """The new end segment of a clip that starts at start_us and must end by by_us (0 when
+    no segment fits, i.e. first: the event must go)."""
+    prefix = asset.prefix_us
+    limit = by_us - start_us + prefix[first]
+    fits = bisect_left(prefix, limit + 1, first, end + 1) - 1
+    return max(fits, first)
+
+
+def check_lock_horizon(
+    touched_us: list[int], now_us: int, margin_us: int, reach_us: int, field: str = "start"
+) -> None:
+    """409 naming the horizon when an edit would change the timeline before it."""
+    horizon = now_us + margin_us
+    earliest = min(touched_us)
+    if earliest - reach_us < horizon:
+        raise Conflict(
+            field,
+            f"the edit changes the channel at {format_date(earliest)}, but everything before "
+            f"the lock horizon {format_date(horizon)} (now + {margin_us / US_PER_S:g} s) is "
+            f"fixed, and an edit can move the timeline up to {reach_us / US_PER_S:g} s "
+            f"(one target duration) earlier: the earliest editable instant is "
+            f"{format_date(horizon + reach_us)}",
+        )

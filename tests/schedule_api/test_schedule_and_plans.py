@@ -1,0 +1,136 @@
+"""The schedule read (segment-exact times) and the plan feed engines poll, on both databases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from engine.plan_format import AssetIndexModel, PlanModel
+from engine.render import format_date, render_media_playlist
+from engine.timeline import compile_timeline
+from engine.window import live_window
+from tests.schedule_api.conftest import ingest, now_us
+
+S = 1_000_000
+
+
+async def _channel(api: TestClient, origin: str, channel_id: str = "news") -> None:
+    if (await api.get("/assets/slate")).status == 404:
+        await ingest(api, origin, "slate-ts", "slate")
+        await ingest(api, origin, "ts-alpha", "ts-alpha")
+    body = {"id": channel_id, "name": "News", "slate": "slate", "time_zone": "Europe/Stockholm"}
+    assert (await api.post("/channels", json=body)).status == 201
+
+
+async def _event(api: TestClient, seconds: float, channel_id: str = "news") -> dict[str, Any]:
+    start = format_date(now_us(api) + round(seconds * S))
+    response = await api.post(
+        f"/channels/{channel_id}/events", json={"asset": "ts-alpha", "start": start}
+    )
+    assert response.status == 201, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def _feed(api: TestClient, since: int) -> dict[str, Any]:
+    response = await api.get("/plans", params={"since": str(since)})
+    assert response.status == 200, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def test_schedule_times_are_snapped_to_segment_boundaries(
+    api: TestClient, origin: str
+) -> None:
+    await _channel(api, origin)
+    event = await _event(api, 61.3)  # the slate's 2 s segments put the boundary at +62 s
+    response = await api.get("/channels/news/schedule")
+    (entry,) = (await response.json())["items"]
+    assert (entry["id"], entry["start_time"], entry["duration"]) == (
+        event["id"],
+        (now_us(api) + 62 * S) // 1000,
+        20.0,
+    )
+
+
+async def test_schedule_by_date_covers_the_local_day(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    await _event(api, 60)
+    response = await api.get("/channels/news/schedule", params={"date": "2027-01-15"})
+    schedule = await response.json()
+    assert (schedule["start"], schedule["end"], len(schedule["items"])) == (
+        "2027-01-14T23:00:00.000Z",
+        "2027-01-15T23:00:00.000Z",
+        1,
+    )
+
+
+async def test_schedule_with_a_bad_date_is_a_400(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    response = await api.get("/channels/news/schedule", params={"date": "15/01/2027"})
+    assert response.status == 400
+    assert (await response.json())["invalid-params"][0]["name"] == "date"
+
+
+async def test_schedule_of_an_unknown_channel_is_a_404(api: TestClient) -> None:
+    assert (await api.get("/channels/ghost/schedule")).status == 404
+
+
+async def test_the_feed_lists_every_plan_from_revision_zero(api: TestClient, origin: str) -> None:
+    await _channel(api, origin, "one")
+    await _channel(api, origin, "two")
+    feed = await _feed(api, 0)
+    assert [plan["channel"]["id"] for plan in feed["plans"]] == ["one", "two"]
+
+
+async def test_an_unchanged_feed_answers_nothing_new(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    revision = (await _feed(api, 0))["revision"]
+    assert await _feed(api, revision) == {"revision": revision, "plans": [], "deleted": []}
+
+
+async def test_an_event_write_puts_only_its_channel_in_the_feed(
+    api: TestClient, origin: str
+) -> None:
+    await _channel(api, origin, "one")
+    await _channel(api, origin, "two")
+    revision = (await _feed(api, 0))["revision"]
+    event = await _event(api, 60, "two")
+    feed = await _feed(api, revision)
+    (plan,) = feed["plans"]
+    assert (plan["channel"]["id"], plan["revision"], plan["blocks"][0]["event_id"]) == (
+        "two",
+        feed["revision"],
+        event["id"],
+    )
+
+
+async def test_a_deleted_channel_is_listed_as_deleted(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    revision = (await _feed(api, 0))["revision"]
+    assert (await api.delete("/channels/news")).status == 204
+    assert (await _feed(api, revision))["deleted"] == ["news"]
+
+
+async def test_the_feed_and_asset_indexes_give_engines_the_schedule_times(
+    api: TestClient, origin: str
+) -> None:
+    """An engine built from the feed lists the event's first segment at the schedule's start."""
+    await _channel(api, origin)
+    await _event(api, 61.3)
+    (plan_json,) = (await _feed(api, 0))["plans"]
+    plan = PlanModel.model_validate(plan_json).to_core()
+    assets = {}
+    for asset_id, version in plan.asset_keys():
+        response = await api.get(f"/assets/{asset_id}/index", params={"version": str(version)})
+        assert response.headers["Cache-Control"] == "max-age=31536000, immutable"
+        asset = AssetIndexModel.model_validate(json.loads(await response.read())).to_core()
+        assets[asset.key] = asset
+    timeline = compile_timeline(plan, assets)
+    (entry,) = (await (await api.get("/channels/news/schedule")).json())["items"]
+    playlist = render_media_playlist(
+        timeline, live_window(timeline, entry["end_time"] * 1000), 0
+    ).decode()
+    lines = playlist.splitlines()
+    first = next(i for i, line in enumerate(lines) if "/ts-alpha/" in line)
+    assert lines[first - 2] == f"#EXT-X-PROGRAM-DATE-TIME:{entry['start']}"
