@@ -6,6 +6,9 @@ Routes
   Variants are addressed by path because CloudFront forwards only the `channel` query string.
 - GET /health (load balancer), GET /metrics (Prometheus text format).
 
+Channels come from plan files (PLANS_PATH) or from the schedule service's plan feed
+(CHANNELMGRAPI, engine/sync.py).
+
 Caching: a media playlist's max-age never exceeds the time until its window changes, nor half
 the target duration; every error is `Cache-Control: no-store` (a CDN keeps an error for at
 least its error-caching TTL otherwise).
@@ -13,10 +16,13 @@ least its error-caching TTL otherwise).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,7 @@ from engine.errors import BadRequest, EngineError, NotOnAir, PlanError
 from engine.model import NAME_PATTERN, US_PER_S
 from engine.plan_format import load_plan_directory
 from engine.settings import EngineSettings
+from engine.sync import PlanSync, SyncMetrics
 from engine.timeline import Timeline, compile_timeline
 
 log = logging.getLogger("vchannel.engine")
@@ -41,6 +48,7 @@ MULTIVARIANT_MAX_AGE_S = 10
 CHANNELS = web.AppKey("channels", Channels)
 CLOCK = web.AppKey("clock", Clock)
 SETTINGS = web.AppKey("settings", EngineSettings)
+SYNC = web.AppKey("sync", PlanSync)
 
 
 class Metrics:
@@ -217,9 +225,25 @@ async def path_media(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    """200 while the engine can serve. Following a schedule service, it can once the first
+    sync succeeded, and stays able when the service goes away (it serves the last plans)."""
     channels = request.app[CHANNELS]
-    body = json.dumps({"status": "ok", "channels": len(channels)}).encode()
-    response = web.Response(body=body, content_type="application/json")
+    state: dict[str, object] = {"status": "ok", "channels": len(channels)}
+    status = 200
+    sync = request.app.get(SYNC)
+    if sync is not None:
+        lag = sync.lag_s()
+        state["sync"] = {
+            "source": sync.base_url,
+            "revision": sync.revision,
+            "lag_seconds": None if lag is None else round(lag, 3),
+            "last_error": sync.last_error,
+        }
+        if sync.last_success_us is None:
+            state["status"], status = "waiting for the first plan sync", 503
+    response = web.Response(
+        status=status, body=json.dumps(state).encode(), content_type="application/json"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -247,6 +271,23 @@ def create_app(
     app[CLOCK] = clock or SystemClock(settings.clock_start_us, settings.clock_speed)
     app[CHANNELS] = Channels(timelines)
     app[METRICS] = Metrics()
+    if settings.channel_manager_url:
+        sync = PlanSync(
+            settings.channel_manager_url,
+            app[CHANNELS],
+            lambda: time.time_ns() // 1000,
+            SyncMetrics(app[METRICS].registry),
+        )
+        app[SYNC] = sync
+
+        async def follow(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(sync.run(settings.sync_interval_ms / 1000))
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(follow)
     app.router.add_get("/live/master.m3u8", live_master)
     app.router.add_get("/live/{variant}.m3u8", live_media)
     app.router.add_get("/channels/{channel}/master.m3u8", path_master)

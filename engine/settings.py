@@ -35,7 +35,8 @@ class EngineSettings:
     Variables: HOST, PORT, PLANS_PATH (plan file or directory), WORKERS (processes sharing the
     port), CLOCK_START (RFC 3339 instant the clock starts at; simulations only), CLOCK_SPEED
     (clock rate, 1 = real time; simulations only), CORS_ORIGIN (Access-Control-Allow-Origin
-    on playlists, default '*').
+    on playlists, default '*'), CHANNELMGRAPI (base URL of the schedule service whose plan
+    feed the engine follows, instead of PLANS_PATH), SYNC_INTERVAL_MS (how often it polls).
     """
 
     host: str = "0.0.0.0"
@@ -45,6 +46,8 @@ class EngineSettings:
     clock_start_us: int | None = None
     clock_speed: float = 1.0
     cors_origin: str = "*"
+    channel_manager_url: str | None = None
+    sync_interval_ms: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EngineSettings:
@@ -66,6 +69,11 @@ class EngineSettings:
             if not 0 < clock_speed <= 1000:
                 raise SettingsError(f"CLOCK_SPEED={raw!r}: must be above 0 and at most 1000")
         plans = environ.get("PLANS_PATH") or None
+        manager = (environ.get("CHANNELMGRAPI") or "").strip() or None
+        if manager is not None and not manager.startswith(("http://", "https://")):
+            raise SettingsError(f"CHANNELMGRAPI={manager!r}: must be an http(s) URL")
+        if manager is not None and plans is not None:
+            raise SettingsError("give PLANS_PATH or CHANNELMGRAPI, not both")
         return cls(
             host=environ.get("HOST") or "0.0.0.0",
             port=env_integer(environ, "PORT", 8000, 0, 65535),
@@ -74,4 +82,6 @@ class EngineSettings:
             clock_start_us=clock_start_us,
             clock_speed=clock_speed,
             cors_origin=environ.get("CORS_ORIGIN") or "*",
+            channel_manager_url=manager,
+            sync_interval_ms=env_integer(environ, "SYNC_INTERVAL_MS", 1000, 50, 60_000),
         )

@@ -6,14 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import json
 import logging
 import multiprocessing
 import os
 import signal
 import sys
-import tempfile
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -29,7 +31,9 @@ from engine.settings import EngineSettings, SettingsError
 from engine.timeline import Timeline
 from schedule_api.app import create_app as create_schedule_app
 from schedule_api.settings import ScheduleSettings
+from vchannel.demo import DEMO_CHANNEL, DemoError, ensure_demo
 from vchannel.origin import create_origin_app
+from vchannel.player import create_player_app
 from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR, write_sample_plans
 
 log = logging.getLogger("vchannel")
@@ -112,29 +116,54 @@ def run_engine(settings: EngineSettings) -> int:
     return 0
 
 
-async def _run_up(host: str, engine_port: int, origin_port: int, plans: Path) -> None:
-    origin = web.AppRunner(create_origin_app(MEDIA_DIR), access_log=None)
-    await origin.setup()
-    await web.TCPSite(origin, host, origin_port).start()
-    settings = EngineSettings(host=host, port=engine_port, plans_path=plans)
-    engine = web.AppRunner(create_app(settings), access_log=None)
-    await engine.setup()
-    await web.TCPSite(engine, host, engine_port).start()
-    base = f"http://{host}:{engine_port}"
-    print(
-        "vchannel is up.\n"
-        f"  sample TS channel:   {base}/live/master.m3u8?channel=sample-ts\n"
-        f"  sample fMP4 channel: {base}/live/master.m3u8?channel=sample-cmaf\n"
-        f"  sample media origin: http://{host}:{origin_port}/\n"
-        f"  try: ffplay '{base}/live/master.m3u8?channel=sample-ts'  (or VLC, Safari)\n"
-        "Ctrl-C stops.",
-        flush=True,
+async def _start(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
+    """Schedule service (SQLite under `data`), engine following it, sample media origin with
+    the player page, and the demo channel, all in this process."""
+    engine_url = f"http://{host}:{ports.engine}"
+    api_url = f"http://{host}:{ports.api}"
+    media_url = f"http://{host}:{ports.origin}"
+    loopback = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    schedule = ScheduleSettings(
+        host=host,
+        port=ports.api,
+        database_url=f"sqlite:///{data}/vchannel.db",
+        allowed_sources=loopback,
+        cors_whitelist=(media_url,),
     )
+    runners = [await _start(create_schedule_app(schedule), host, ports.api)]
     try:
+        player = create_player_app(engine_url, api_url, DEMO_CHANNEL)
+        runners.append(await _start(create_origin_app(MEDIA_DIR, player), host, ports.origin))
+        added = await ensure_demo(api_url, f"{media_url}/", time.time_ns() // 1_000_000)
+        engine = EngineSettings(host=host, port=ports.engine, channel_manager_url=api_url)
+        runners.append(await _start(create_app(engine), host, ports.engine))
+        print(
+            f"vchannel is up (data in {data}/, {added} new events).\n"
+            f"  watch:    {media_url}/player/\n"
+            f"  playback: {engine_url}/live/master.m3u8?channel={DEMO_CHANNEL}"
+            "  (ffplay, VLC, Safari)\n"
+            f"  API docs: {api_url}/api/docs\n"
+            "Ctrl-C stops.",
+            flush=True,
+        )
         await asyncio.Event().wait()
     finally:
-        await engine.cleanup()
-        await origin.cleanup()
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class UpPorts:
+    engine: int = 8000
+    api: int = 8001
+    origin: int = 8080
 
 
 def run_aws(args: argparse.Namespace) -> int:
@@ -194,10 +223,23 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     origin.add_argument("--port", type=int, default=8080)
     origin.add_argument("--root", type=Path, default=MEDIA_DIR)
 
-    up = commands.add_parser("up", help="run the sample channels locally (engine + origin)")
+    up = commands.add_parser(
+        "up",
+        help="run a local channel: schedule service, engine, sample origin, player, demo channel",
+    )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000, help="engine port")
-    up.add_argument("--origin-port", type=int, default=8080)
+    up.add_argument("--api-port", type=int, default=8001, help="schedule service port")
+    up.add_argument("--origin-port", type=int, default=8080, help="sample media and player")
+    up.add_argument("--data", type=Path, default=Path("data"), help="SQLite folder (reused)")
+
+    demo = commands.add_parser(
+        "demo", help="create or extend the demo channel through a schedule service's API"
+    )
+    demo.add_argument("--api", default="http://127.0.0.1:8001", help="schedule service URL")
+    demo.add_argument(
+        "--media-base", default="http://127.0.0.1:8080/", help="where the sample media is served"
+    )
 
     aws = commands.add_parser("aws", help="build, deploy or destroy the AWS stack")
     aws_commands = aws.add_subparsers(dest="aws_command", required=True)
@@ -247,12 +289,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             )
             return 0
         if args.command == "up":
-            plans = PLANS_DIR
-            if args.origin_port != 8080 or args.host != "127.0.0.1":
-                plans = Path(tempfile.mkdtemp(prefix="vchannel-up-"))
-                write_sample_plans(plans, f"http://{args.host}:{args.origin_port}/")
+            ports = UpPorts(args.port, args.api_port, args.origin_port)
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(_run_up(args.host, args.port, args.origin_port, plans))
+                asyncio.run(_run_up(args.host, ports, args.data.resolve()))
+            return 0
+        if args.command == "demo":
+            added = asyncio.run(ensure_demo(args.api, args.media_base, time.time_ns() // 1_000_000))
+            print(f"vchannel demo: channel {DEMO_CHANNEL!r} ready, {added} new events", flush=True)
             return 0
         if args.command == "aws":
             return run_aws(args)
@@ -263,7 +306,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except SettingsError as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
-    except (PlanError, ParamsError, DeployError) as error:
+    except (PlanError, ParamsError, DeployError, DemoError, OSError) as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
     return 2  # pragma: no cover - argparse requires a command

@@ -29,9 +29,11 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["Cache-Control"] = PLAYLIST_CACHE if suffix == ".m3u8" else SEGMENT_CACHE
 
 
-def create_origin_app(root: Path) -> web.Application:
-    """Serve the files under `root` at `/`."""
+def create_origin_app(root: Path, player: web.Application | None = None) -> web.Application:
+    """Serve the files under `root` at `/` (and a player page at `/player/`, if given)."""
     app = web.Application()
+    if player is not None:
+        app.add_subapp("/player/", player)
     app.router.add_static("/", root, follow_symlinks=False)
     app.on_response_prepare.append(_headers)
     return app

@@ -105,14 +105,17 @@ class Stack:
         return f"{self.engine}/live/master.m3u8?channel={channel}"
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:  # the child keeps its own descriptor
+def spawn(
+    args: list[str], log: Path, environ: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m vchannel <args>` with extra environment, output appended to `log`."""
+    with log.open("ab") as output:  # the child keeps its own descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "vchannel", *args],
             cwd=REPO,
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(environ or {})},
         )
 
 
@@ -125,8 +128,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     write_sample_plans(plans, origin + "/")
     write_e2e_plans(plans, datetime.now(UTC))
     processes = [
-        _spawn(["origin", "--port", str(origin_port)], work / "origin.log"),
-        _spawn(
+        spawn(["origin", "--port", str(origin_port)], work / "origin.log"),
+        spawn(
             ["engine", "--host", "127.0.0.1", "--port", str(engine_port), "--plans", str(plans)],
             work / "engine.log",
         ),

@@ -1,0 +1,153 @@
+"""The engine following a real schedule service's plan feed (both in this process, real HTTP
+on 127.0.0.1): new channels appear, edits arrive, deletions 404, and an unreachable or
+garbage-answering schedule service changes nothing the engine serves."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from engine.app import create_app
+from engine.render import format_date
+from engine.settings import EngineSettings
+from schedule_api.app import create_app as create_schedule_app
+from tests.schedule_api.conftest import make_settings
+
+S = 1_000_000
+
+
+async def _eventually(check: Callable[[], Any], seconds: float = 5.0) -> None:
+    """Wait until `await check()` is true (the engine syncs every 100 ms here)."""
+    for _ in range(int(seconds / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the engine did not catch up")
+
+
+class Stack:
+    def __init__(self, schedule: TestClient, engine: TestClient, origin: str) -> None:
+        self.schedule, self.engine, self.origin = schedule, engine, origin
+
+    async def channel(self, channel_id: str = "news") -> None:
+        for asset in ("slate-ts", "ts-alpha"):
+            if (await self.schedule.get(f"/assets/{asset}")).status == 404:
+                body = {
+                    "id": asset,
+                    "title": asset,
+                    "url": f"{self.origin}/media/{asset}/master.m3u8",
+                }
+                assert (await self.schedule.post("/assets", json=body)).status == 201
+        body = {"id": channel_id, "name": "News", "slate": "slate-ts"}
+        assert (await self.schedule.post("/channels", json=body)).status == 201
+
+    async def status(self, path: str) -> int:
+        return (await self.engine.get(path)).status
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, origin: str) -> AsyncIterator[Stack]:
+    schedule = TestClient(
+        TestServer(create_schedule_app(make_settings(f"sqlite:///{tmp_path}/s.db")))
+    )
+    await schedule.start_server()
+    settings = EngineSettings(
+        channel_manager_url=str(schedule.make_url("")).rstrip("/"), sync_interval_ms=100
+    )
+    engine = TestClient(TestServer(create_app(settings)))
+    await engine.start_server()
+    yield Stack(schedule, engine, origin)
+    await engine.close()
+    await schedule.close()
+
+
+async def _serves(stack: Stack, channel_id: str) -> bool:
+    return await stack.status(f"/live/master.m3u8?channel={channel_id}") == 200
+
+
+async def test_a_new_channel_is_served(stack: Stack) -> None:
+    await stack.channel()
+    await _eventually(lambda: _serves(stack, "news"))
+
+
+async def test_a_deleted_channel_answers_404(stack: Stack) -> None:
+    await stack.channel()
+    await _eventually(lambda: _serves(stack, "news"))
+    assert (await stack.schedule.delete("/channels/news")).status == 204
+
+    async def gone() -> bool:
+        return await stack.status("/live/master.m3u8?channel=news") == 404
+
+    await _eventually(gone)
+
+
+async def test_a_scheduled_event_reaches_the_engine(stack: Stack) -> None:
+    await stack.channel()
+    start = format_date(time.time_ns() // 1000 + 30 * S)
+    body = {"asset": "ts-alpha", "start": start}
+    response = await stack.schedule.post("/channels/news/events", json=body)
+    assert response.status == 201
+
+    async def has_event() -> bool:
+        health = await (await stack.engine.get("/health")).json()
+        feed = await (await stack.schedule.get("/plans")).json()
+        return bool(health["sync"]["revision"] == feed["revision"])
+
+    await _eventually(has_event)
+
+
+async def test_health_waits_for_the_first_sync(origin: str) -> None:
+    settings = EngineSettings(channel_manager_url="http://127.0.0.1:9", sync_interval_ms=100)
+    engine = TestClient(TestServer(create_app(settings)))
+    await engine.start_server()
+    response = await engine.get("/health")
+    await engine.close()
+    assert response.status == 503
+
+
+async def test_an_unreachable_schedule_service_changes_nothing(stack: Stack) -> None:
+    await stack.channel()
+    await _eventually(lambda: _serves(stack, "news"))
+    await stack.schedule.close()
+    await asyncio.sleep(0.5)
+    health = await (await stack.engine.get("/health")).json()
+    assert (await _serves(stack, "news"), health["status"], health["sync"]["last_error"][:11]) == (
+        True,
+        "ok",
+        "unreachable",
+    )
+
+
+async def _garbage_server(body: bytes) -> TestServer:
+    async def plans(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/plans", plans)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html>", b'{"revision": 1, "plans": [{"channel": 3}], "deleted": []}']
+)
+async def test_a_garbage_feed_is_counted_and_survived(body: bytes) -> None:
+    server = await _garbage_server(body)
+    settings = EngineSettings(
+        channel_manager_url=str(server.make_url("")).rstrip("/"), sync_interval_ms=50
+    )
+    engine = TestClient(TestServer(create_app(settings)))
+    await engine.start_server()
+    await asyncio.sleep(0.3)
+    metrics = await (await engine.get("/metrics")).text()
+    await engine.close()
+    await server.close()
+    assert 'vchannel_engine_sync_polls_total{result="garbage"}' in metrics
