@@ -222,6 +222,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     origin.add_argument("--host", default="127.0.0.1")
     origin.add_argument("--port", type=int, default=8080)
     origin.add_argument("--root", type=Path, default=MEDIA_DIR)
+    origin.add_argument("--player-engine", help="also serve the player at /player/ for this engine")
+    origin.add_argument("--player-api", help="the schedule service the player reads now/next from")
+    origin.add_argument("--player-channel", default=DEMO_CHANNEL)
 
     up = commands.add_parser(
         "up",
@@ -284,8 +287,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             )
             return 0
         if args.command == "origin":
+            player = None
+            if args.player_engine and args.player_api:
+                player = create_player_app(args.player_engine, args.player_api, args.player_channel)
             web.run_app(
-                create_origin_app(args.root), host=args.host, port=args.port, access_log=None
+                create_origin_app(args.root, player),
+                host=args.host,
+                port=args.port,
+                access_log=None,
             )
             return 0
         if args.command == "up":
