@@ -127,3 +127,8 @@ def test_the_engine_serves_the_demo_channel_that_the_demo_service_made(
 def test_the_origin_serves_the_player_page(native: tuple[Native, dict[str, Any]]) -> None:
     helper, _services = native
     wait_for(f"http://127.0.0.1:{helper.ports[8080]}/player/hls.min.js", 5)
+
+
+def test_the_player_serves_the_same_hlsjs_that_the_tests_pin() -> None:
+    vendored = REPO / "vchannel" / "player" / "hls.min.js"
+    assert vendored.read_bytes() == (REPO / "node_modules/hls.js/dist/hls.min.js").read_bytes()
