@@ -439,7 +439,8 @@ class Store:
                 if deleted:
                     await connection.execute(db.events.delete().where(e.id.in_(deleted)))
                 for row, end, duration in shortened:
-                    prefix = (await self.index((row.asset_id, row.asset_version))).prefix_us
+                    key = (row.asset_id, row.asset_version)
+                    prefix = (await self.index(key, connection)).prefix_us
                     await connection.execute(
                         db.events.update()
                         .where(e.id == row.id)
