@@ -37,7 +37,7 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
-class Clip:
+class SnappedClip:
     """A segment range of an asset version and its exact length."""
 
     first_segment: int
@@ -56,7 +56,7 @@ def _nearest_boundary(prefix: tuple[int, ...], at_us: int, low: int, high: int) 
 
 def snap_clip(
     asset: AssetIndex, clip_in_us: int | None, clip_out_us: int | None, field: str = ""
-) -> Clip:
+) -> SnappedClip:
     """Clip in/out points moved to the nearest segment boundaries (the engine never cuts a
     segment); Unprocessable names the field when the clip is empty or outside the asset."""
     prefix, count = asset.prefix_us, asset.segment_count
@@ -73,7 +73,7 @@ def snap_clip(
         if clip_in_us is not None and clip_out_us <= clip_in_us:
             raise Unprocessable(f"{name}clip_out_seconds", "must be after clip_in_seconds")
         end = _nearest_boundary(prefix, clip_out_us, first + 1, count)
-    return Clip(first, end, prefix[end] - prefix[first])
+    return SnappedClip(first, end, prefix[end] - prefix[first])
 
 
 @dataclass(frozen=True, slots=True)

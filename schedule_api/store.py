@@ -421,7 +421,7 @@ class Store:
                     replace,
                 )
                 deleted = list(resolution.deleted)
-                shortened: list[tuple[sa.Row[Any], int, int]] = []
+                shortened: list[tuple[str, dict[str, int]]] = []  # (event id, new values)
                 for event_id, by_us in resolution.shortened:
                     row = existing[event_id]
                     asset = await self.index((row.asset_id, row.asset_version), connection)
@@ -430,26 +430,29 @@ class Store:
                     )
                     if end == row.first_segment:
                         deleted.append(event_id)
-                    else:
-                        prefix = asset.prefix_us
-                        shortened.append((row, end, prefix[end] - prefix[row.first_segment]))
+                        continue
+                    prefix = asset.prefix_us
+                    duration = prefix[end] - prefix[row.first_segment]
+                    touched.append(row.start_us + duration)
+                    shortened.append(
+                        (
+                            event_id,
+                            {
+                                "end_segment": end,
+                                "duration_us": duration,
+                                "clip_out_us": prefix[end],
+                            },
+                        )
+                    )
                 touched += [existing[i].start_us for i in deleted]
-                touched += [row.start_us + duration for row, _end, duration in shortened]
                 check_lock_horizon(touched, now_us, margin_us, reach)
                 if deleted:
                     await connection.execute(db.events.delete().where(e.id.in_(deleted)))
-                for row, end, duration in shortened:
-                    key = (row.asset_id, row.asset_version)
-                    prefix = (await self.index(key, connection)).prefix_us
+                for event_id, changes in shortened:
                     await connection.execute(
                         db.events.update()
-                        .where(e.id == row.id)
-                        .values(
-                            end_segment=end,
-                            duration_us=duration,
-                            clip_out_us=prefix[end],
-                            updated_us=now_us,
-                        )
+                        .where(e.id == event_id)
+                        .values(**changes, updated_us=now_us)
                     )
                 for p in placed:
                     values = {
