@@ -54,7 +54,13 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
         ),
         secrets=(),
     )
-    environment = [("HOST", "0.0.0.0"), ("PORT", "8001"), ("CORS_WHITELIST", params.cors_whitelist)]
+    environment = [
+        ("HOST", "0.0.0.0"),
+        ("PORT", "8001"),
+        ("CORS_WHITELIST", params.cors_whitelist),
+        # the M3U channel list points players at the CDN (CdnDomain is a stack output)
+        ("PLAYBACK_BASE_URL", "https://${CdnDomain}"),
+    ]
     secrets = ["API_KEY"]
     if params.database == "rds":
         secrets.append("DATABASE_URL")

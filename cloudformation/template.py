@@ -504,6 +504,12 @@ class _Stack:
             )
         )
 
+    def environment_value(self, value: str) -> object:
+        """A ${CdnDomain} placeholder becomes the distribution's domain (cdn() runs first)."""
+        if "${CdnDomain}" not in value:
+            return value
+        return Sub(value, CdnDomain=GetAtt(self.distribution, "DomainName"))
+
     def task_definition(self, spec: ServiceSpec) -> ecs.TaskDefinition:
         container = ecs.ContainerDefinition(
             Name=spec.name,
@@ -511,7 +517,10 @@ class _Stack:
             Essential=True,
             Command=list(spec.command),
             PortMappings=[ecs.PortMapping(ContainerPort=spec.port, Protocol="tcp")],
-            Environment=[ecs.Environment(Name=k, Value=v) for k, v in spec.environment],
+            Environment=[
+                ecs.Environment(Name=k, Value=self.environment_value(v))
+                for k, v in spec.environment
+            ],
             Secrets=[ecs.Secret(Name=n, ValueFrom=self.secret_refs[n]) for n in spec.secrets],
             HealthCheck=ecs.HealthCheck(
                 Command=spec.health_check_command, Interval=15, Timeout=5, Retries=3, StartPeriod=20
@@ -848,8 +857,8 @@ def build_template(params: StackParams | None = None) -> Template:
     stack.database()
     stack.cluster_and_roles()
     stack.load_balancer()
+    stack.cdn()
     stack.services()
     stack.autoscaling()
-    stack.cdn()
     stack.outputs()
     return stack.t

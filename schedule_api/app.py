@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import swagger_ui
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
@@ -32,8 +34,8 @@ from engine.model import Channel as CoreChannel
 from engine.plan_format import PlanModel, ProfileEntryModel, to_us
 from engine.profile import map_renditions, profile_of
 from engine.render import format_date
-from engine.timeline import GroupKind
-from schedule_api import models
+from engine.timeline import GroupKind, edit_reach_us
+from schedule_api import guide, models, rules
 from schedule_api.db import create_engine, migrate
 from schedule_api.errors import (
     ApiError,
@@ -48,6 +50,8 @@ from schedule_api.settings import ScheduleSettings
 from schedule_api.store import EventSpec, Store, max_rounded_segment, new_event_id
 
 log = logging.getLogger("vchannel.schedule")
+NOW_NEXT_REACH_US = 48 * 3600 * US_PER_S
+"""How far ahead now/next looks for the next program."""
 PROBLEM = "application/problem+json"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 OPEN_PATHS = ("/health", "/metrics", "/api/")
@@ -76,6 +80,17 @@ class Metrics:
             "vchannel_schedule_requests",
             "HTTP requests by route and status",
             ["route", "status"],
+            registry=self.registry,
+        )
+        self.rule_runs = Counter(
+            "vchannel_schedule_rule_runs",
+            "Rule materialisations by the scheduler job, by result",
+            ["result"],
+            registry=self.registry,
+        )
+        self.rule_events = Counter(
+            "vchannel_schedule_rule_events_created",
+            "Events created by rules",
             registry=self.registry,
         )
         self.ingests = Counter(
@@ -271,6 +286,7 @@ async def create_channel(request: web.Request) -> web.Response:
             "slate_version": slate.version,
             "time_zone": body.time_zone,
             "artwork_url": body.artwork_url,
+            "group_title": body.group,
             "profile": [ProfileEntryModel.from_core(e).model_dump() for e in core_profile],
         },
         request.app[CLOCK](),
@@ -300,8 +316,10 @@ async def update_channel(request: web.Request) -> web.Response:
             if value < 3 * current.target_duration:
                 raise Unprocessable("window_seconds", "must be at least three target durations")
             changes["window_ms"] = round(value * 1000)
-        elif value is None and name in ("name", "time_zone"):
+        elif value is None and name in ("name", "time_zone", "group"):
             raise Unprocessable(name, "may not be null")
+        elif name == "group":
+            changes["group_title"] = value
         else:
             changes[name] = value
     if not changes:
@@ -528,6 +546,292 @@ async def get_schedule(request: web.Request) -> web.Response:
     )
 
 
+def _airing(airing: guide.Airing) -> models.Airing:
+    return models.Airing(
+        kind=airing.kind.value,
+        event_id=airing.event_id,
+        asset_id=airing.asset.id,
+        asset_version=airing.asset.version,
+        title=airing.title,
+        start=format_date(airing.start_us),
+        start_ms=airing.start_us // 1000,
+        end=None if airing.end_us is None else format_date(airing.end_us),
+        end_ms=None if airing.end_us is None else airing.end_us // 1000,
+    )
+
+
+async def get_now(request: web.Request) -> web.Response:
+    """What is on now, how far in, and what comes next (filler and slate included)."""
+    channel_id = _slug(request)
+    timeline = await request.app[STORE].timeline(channel_id)
+    now = request.app[CLOCK]()
+    if now < timeline.start_us:
+        raise Conflict(
+            "id", f"channel {channel_id!r} goes on air at {format_date(timeline.start_us)}"
+        )
+    entries = guide.programmes(timeline, now, now + NOW_NEXT_REACH_US, include_filler=True)
+    current = entries[0]
+    following = entries[1] if len(entries) > 1 else None
+    progress = None
+    if current.end_us is not None:
+        progress = (now - current.start_us) / (current.end_us - current.start_us)
+    return _json(
+        models.NowNext(
+            channel_id=channel_id,
+            now=format_date(now),
+            current=_airing(current),
+            progress_seconds=(now - current.start_us) / US_PER_S,
+            progress=progress,
+            next=None if following is None else _airing(following),
+        ),
+        headers={"Cache-Control": "max-age=1"},
+    )
+
+
+def _query_flag(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise BadRequest(name, "must be true or false")
+    return raw in ("true", "1")
+
+
+async def get_epg(request: web.Request) -> web.Response:
+    """XMLTV for all channels or those named by `channel`, from the current hour for `days`."""
+    store = request.app[STORE]
+    days = _query_int(request, "days", 2, 1, 14) or 2
+    include_filler = _query_flag(request, "filler")
+    wanted = request.query.getall("channel", [])
+    channels = await store.channels()
+    known = {c.id for c in channels}
+    for i, channel_id in enumerate(wanted):
+        if channel_id not in known:
+            raise NotFound(f"channel.{i}", f"channel {channel_id!r} does not exist")
+    if wanted:
+        channels = [c for c in channels if c.id in wanted]
+    now = request.app[CLOCK]()
+    start = now - now % (3600 * US_PER_S)
+    end = start + days * 86_400 * US_PER_S
+    listed = []
+    for channel in channels:
+        timeline = await store.timeline(channel.id)
+        entries = guide.programmes(timeline, start, end, include_filler)
+        listed.append(
+            guide.GuideChannel(channel.xmltv_id, channel.name, channel.artwork_url, entries)
+        )
+    keys = {e.asset.key for c in listed for e in c.entries}
+    body = guide.xmltv_document(listed, await store.program_info(keys))
+    return web.Response(
+        body=body,
+        content_type="application/xml",
+        headers={"Cache-Control": "max-age=60"},
+    )
+
+
+async def get_m3u(request: web.Request) -> web.Response:
+    """Extended M3U of every channel, pointing at the engine's public playback URL."""
+    base = request.query.get("base", request.app[SETTINGS].playback_base_url).rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/\"]+[^\s\"]*", base) or len(base) > 500:
+        raise BadRequest(
+            "base", "must be an http(s) URL, e.g. https://d111111abcdef8.cloudfront.net"
+        )
+    channels = await request.app[STORE].channels()
+    entries = [
+        guide.PlaylistEntry(c.xmltv_id, c.name, c.artwork_url, c.group, f"{base}{c.playback_path}")
+        for c in channels
+    ]
+    guide_url = f"{request.url.origin()}/epg.xml"
+    return web.Response(
+        body=guide.m3u_playlist(entries, guide_url),
+        content_type="audio/x-mpegurl",
+        headers={"Cache-Control": "max-age=60"},
+    )
+
+
+async def get_as_run(request: web.Request) -> web.Response:
+    """What aired on a local day (up to now): JSON, or CSV with format=csv."""
+    channel_id = _slug(request)
+    store = request.app[STORE]
+    channel = await store.channel(channel_id)
+    if "date" not in request.query:
+        raise BadRequest("date", "is required (YYYY-MM-DD, in the channel's time zone)")
+    kind = request.query.get("format", "json")
+    if kind not in ("json", "csv"):
+        raise BadRequest("format", "must be json or csv")
+    start, end = _day_range(request.query["date"], channel.time_zone)
+    timeline = await store.timeline(channel_id)
+    until = min(end, request.app[CLOCK]())
+    aired = guide.airings(timeline, start, until) if until > start else []
+    items = []
+    for airing in aired:
+        begin, finish = guide.clipped(airing, start, until)
+        seconds = (finish - begin) / US_PER_S
+        items.append(
+            models.AsRunEntry(
+                kind=airing.kind.value,
+                event_id=airing.event_id,
+                asset_id=airing.asset.id,
+                asset_version=airing.asset.version,
+                title=airing.title,
+                start=format_date(begin),
+                end=format_date(finish),
+                start_ms=begin // 1000,
+                end_ms=finish // 1000,
+                duration_seconds=seconds,
+                slate_seconds=seconds if airing.kind is guide.AiringKind.SLATE else 0.0,
+            )
+        )
+    if kind == "csv":
+        return web.Response(
+            body=guide.as_run_csv(item.model_dump() for item in items),
+            content_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="{channel_id}-'
+                f'{request.query["date"]}-as-run.csv"'
+            },
+        )
+    hours = guide.slate_per_hour(aired, start, until) if until > start else []
+    return _json(
+        models.AsRun(
+            channel_id=channel_id,
+            date=request.query["date"],
+            start=format_date(start),
+            end=format_date(end),
+            items=items,
+            slate_seconds=sum(item.slate_seconds for item in items),
+            hours=[
+                models.AsRunHour(start=format_date(h), slate_seconds=us / US_PER_S)
+                for h, us in hours
+            ],
+            max_slate_seconds_per_hour=max((us for _h, us in hours), default=0) / US_PER_S,
+        )
+    )
+
+
+# --- rules --------------------------------------------------------------------------------
+def _rule_spec(body: models.RuleCreate) -> dict[str, Any]:
+    spec = body.model_dump(mode="json", exclude={"id", "kind", "start"}, exclude_none=True)
+    if body.kind == "shuffle" and body.seed is None:
+        spec["seed"] = secrets.randbelow(2**31)
+    return spec
+
+
+def _planned(placements: tuple[rules.Placement, ...], limit: int) -> list[models.PlannedEvent]:
+    return [
+        models.PlannedEvent(
+            asset=p.asset.id,
+            version=p.asset.version,
+            title=p.asset.title,
+            start=format_date(p.start_us),
+            start_ms=p.start_us // 1000,
+            end=format_date(p.end_us),
+            end_ms=p.end_us // 1000,
+            duration_seconds=p.duration_us / US_PER_S,
+            cut=p.cut,
+            occurrence=p.occurrence,
+        )
+        for p in placements[:limit]
+    ]
+
+
+async def _rule_start(request: web.Request, channel_id: str, body: models.RuleCreate) -> int:
+    """The start asked for, or the first segment boundary of the channel's current timeline
+    at or after the earliest editable instant, so the rule's first item does not cut a
+    segment of what airs before it."""
+    if body.start is not None:
+        return to_us(body.start)
+    timeline = await request.app[STORE].timeline(channel_id)
+    earliest = request.app[CLOCK]() + _margin_us(request) + edit_reach_us(timeline.plan.channel)
+    slot = timeline.slot(timeline.media_sequence_at(earliest))
+    return slot.start_us if slot.start_us >= earliest else slot.end_us
+
+
+async def create_rule(request: web.Request) -> web.Response:
+    """Store a rule and materialise it at once; the scheduler job keeps it topped up."""
+    channel_id = _slug(request)
+    body: models.RuleCreate = await _body(request, models.RuleCreate)
+    limit = _query_int(request, "limit", 100, 0, 5000) or 0
+    store = request.app[STORE]
+    rule_id = body.id or f"rule-{secrets.token_hex(6)}"
+    now, margin = request.app[CLOCK](), _margin_us(request)
+    await store.create_rule(
+        channel_id,
+        rule_id,
+        body.kind,
+        _rule_spec(body),
+        await _rule_start(request, channel_id, body),
+        now_us=now,
+        margin_us=margin,
+    )
+    placements = await store.materialise_rule(channel_id, rule_id, now_us=now, margin_us=margin)
+    request.app[METRICS].rule_events.inc(len(placements))
+    rule = await store.rule(channel_id, rule_id)
+    return _json(
+        models.RuleRun(rule=rule, created=len(placements), events=_planned(placements, limit)),
+        201,
+        {"Location": f"/channels/{channel_id}/rules/{rule_id}"},
+    )
+
+
+async def preview_rule(request: web.Request) -> web.Response:
+    """What a rule would create now, without creating anything."""
+    channel_id = _slug(request)
+    body: models.RuleCreate = await _body(request, models.RuleCreate)
+    limit = _query_int(request, "limit", 100, 0, 5000) or 0
+    placements = await request.app[STORE].preview_rule(
+        channel_id,
+        body.kind,
+        _rule_spec(body),
+        await _rule_start(request, channel_id, body),
+        now_us=request.app[CLOCK](),
+        margin_us=_margin_us(request),
+        horizon_us=round(body.horizon_hours * 3600 * US_PER_S),
+    )
+    return _json(
+        models.RuleRun(rule=None, created=len(placements), events=_planned(placements, limit))
+    )
+
+
+async def list_rules(request: web.Request) -> web.Response:
+    return _json(models.RuleList(items=await request.app[STORE].channel_rules(_slug(request))))
+
+
+async def get_rule(request: web.Request) -> web.Response:
+    return _json(await request.app[STORE].rule(_slug(request), _slug(request, "rule_id")))
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    await request.app[STORE].delete_rule(
+        _slug(request),
+        _slug(request, "rule_id"),
+        keep_events=_query_flag(request, "keep_events"),
+        now_us=request.app[CLOCK](),
+        margin_us=_margin_us(request),
+    )
+    return web.Response(status=204)
+
+
+async def materialise_rules(app: web.Application) -> int:
+    """Top up every rule (the scheduler job). One failing rule does not stop the others."""
+    store, metrics = app[STORE], app[METRICS]
+    margin = app[SETTINGS].lock_margin_seconds * US_PER_S
+    created = 0
+    for channel_id, rule_id in await store.rule_ids():
+        try:
+            placed = await store.materialise_rule(
+                channel_id, rule_id, now_us=app[CLOCK](), margin_us=margin
+            )
+        except NotFound:
+            continue  # deleted meanwhile
+        except Exception:
+            log.exception("rule %s of channel %s failed to materialise", rule_id, channel_id)
+            metrics.rule_runs.labels("error").inc()
+            continue
+        metrics.rule_runs.labels("ok").inc()
+        metrics.rule_events.inc(len(placed))
+        created += len(placed)
+    return created
+
+
 async def get_plans(request: web.Request) -> web.Response:
     since = _query_int(request, "since", 0, 0, 10**12) or 0
     revision, plans, deleted = await request.app[STORE].plans_since(since)
@@ -584,7 +888,7 @@ async def reingest_asset(request: web.Request) -> web.Response:
     latest = await store.asset(asset_id)
     version = await store.next_asset_version(asset_id)
     meta = latest.model_dump(
-        include={"url", "title", "description", "genre", "episode", "rating", "artwork_url"}
+        include={"url", "title", "description", "genre", "episode", "rating", "artwork_url", "tags"}
     )
     asset = await _ingest(request.app, asset_id, version, meta)
     return _json(asset, 201, {"Location": f"/assets/{asset.id}"})
@@ -615,6 +919,20 @@ async def get_asset_index(request: web.Request) -> web.Response:
         content_type="application/json",
         headers={"Cache-Control": cache, "X-Asset-Version": str(found)},
     )
+
+
+async def update_asset(request: web.Request) -> web.Response:
+    body: models.AssetUpdate = await _body(request, models.AssetUpdate)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    for name in ("description", "genre", "episode", "rating", "tags"):
+        if name in changes and changes[name] is None:
+            raise Unprocessable(name, "may not be null")
+    if "tags" in changes:
+        changes["tags"] = sorted(set(changes["tags"]))
+    store = request.app[STORE]
+    if not changes:
+        return _json(await store.asset(_slug(request)))
+    return _json(await store.update_asset(_slug(request), changes))
 
 
 async def delete_asset(request: web.Request) -> web.Response:
@@ -753,12 +1071,19 @@ class Operation:
     errors: tuple[int, ...] = ()
     query: tuple[Query, ...] = field(default_factory=tuple)
     tag: str = "service"
+    media: str = "application/json"
+    """The response's content type when it has no model."""
+    alternatives: tuple[str, ...] = ()
+    """Other content types the response can have (e.g. text/csv on request)."""
 
 
 VERSION_QUERY = Query(
     "version",
     {"type": "integer", "minimum": 1, "maximum": 1_000_000},
     "asset version (default: the latest)",
+)
+LIMIT_QUERY = Query(
+    "limit", {"type": "integer", "minimum": 0, "maximum": 5000}, "events listed (default 100)"
 )
 TIME_SCHEMA = {"type": "string", "maxLength": 40, "examples": ["2026-11-23T18:00:00Z"]}
 OPERATIONS = (
@@ -874,6 +1199,17 @@ OPERATIONS = (
         tag="assets",
     ),
     Operation(
+        "PATCH",
+        "/assets/{id}",
+        update_asset,
+        "Change an asset's guide metadata and tags (every version)",
+        200,
+        models.Asset,
+        models.AssetUpdate,
+        (400, 401, 404, 413, 422),
+        tag="assets",
+    ),
+    Operation(
         "POST",
         "/channels/{id}/events",
         create_event,
@@ -957,6 +1293,131 @@ OPERATIONS = (
     ),
     Operation(
         "GET",
+        "/channels/{id}/now",
+        get_now,
+        "Now and next, with progress (filler and slate included)",
+        200,
+        models.NowNext,
+        errors=(404, 409),
+        tag="guide",
+    ),
+    Operation(
+        "GET",
+        "/epg.xml",
+        get_epg,
+        "XMLTV guide from the current hour",
+        200,
+        errors=(400, 404),
+        query=(
+            Query(
+                "channel",
+                {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
+                "a channel id (repeat for several; default: all)",
+            ),
+            Query("days", {"type": "integer", "minimum": 1, "maximum": 14}, "default 2"),
+            Query(
+                "filler",
+                {"type": "string", "enum": ["true", "false", "1", "0"]},
+                "list filler and slate as programmes",
+            ),
+        ),
+        tag="guide",
+        media="application/xml",
+    ),
+    Operation(
+        "GET",
+        "/channels.m3u",
+        get_m3u,
+        "M3U channel list for IPTV players (tvg-id matches the XMLTV guide)",
+        200,
+        errors=(400,),
+        query=(
+            Query(
+                "base",
+                {"type": "string", "maxLength": 500},
+                "playback base URL (default: PLAYBACK_BASE_URL)",
+            ),
+        ),
+        tag="guide",
+        media="audio/x-mpegurl",
+    ),
+    Operation(
+        "GET",
+        "/channels/{id}/as-run",
+        get_as_run,
+        "As-run log of a local day: what aired, with slate seconds per hour",
+        200,
+        models.AsRun,
+        errors=(400, 404),
+        query=(
+            Query("date", {"type": "string", "maxLength": 10}, "YYYY-MM-DD, channel time zone"),
+            Query("format", {"type": "string", "enum": ["json", "csv"]}, "default json"),
+        ),
+        tag="guide",
+        alternatives=("text/csv",),
+    ),
+    Operation(
+        "POST",
+        "/channels/{id}/rules",
+        create_rule,
+        "Add a rule that fills the schedule (loop, shuffle or time slots)",
+        201,
+        models.RuleRun,
+        models.RuleCreate,
+        (400, 401, 404, 409, 413, 422),
+        query=(LIMIT_QUERY,),
+        tag="rules",
+    ),
+    Operation(
+        "GET",
+        "/channels/{id}/rules",
+        list_rules,
+        "List rules",
+        200,
+        models.RuleList,
+        errors=(404,),
+        tag="rules",
+    ),
+    Operation(
+        "POST",
+        "/channels/{id}/rule-previews",
+        preview_rule,
+        "What a rule would create now, without creating it",
+        200,
+        models.RuleRun,
+        models.RuleCreate,
+        (400, 401, 404, 413, 422),
+        query=(LIMIT_QUERY,),
+        tag="rules",
+    ),
+    Operation(
+        "GET",
+        "/channels/{id}/rules/{rule_id}",
+        get_rule,
+        "Get a rule and how far it has filled",
+        200,
+        models.Rule,
+        errors=(404,),
+        tag="rules",
+    ),
+    Operation(
+        "DELETE",
+        "/channels/{id}/rules/{rule_id}",
+        delete_rule,
+        "Delete a rule and its events after the earliest editable instant",
+        204,
+        errors=(400, 401, 404),
+        query=(
+            Query(
+                "keep_events",
+                {"type": "string", "enum": ["true", "false", "1", "0"]},
+                "keep the rule's events",
+            ),
+        ),
+        tag="rules",
+    ),
+    Operation(
+        "GET",
         "/plans",
         get_plans,
         "Plan feed for engines: channels whose plan changed after a revision",
@@ -994,7 +1455,7 @@ OPERATIONS = (
         tag="assets",
     ),
     Operation("GET", "/health", health, "Liveness and database reachability", 200, models.Health),
-    Operation("GET", "/metrics", metrics, "Prometheus metrics", 200),
+    Operation("GET", "/metrics", metrics, "Prometheus metrics", 200, media="text/plain"),
 )
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -1077,8 +1538,12 @@ def openapi_document() -> dict[str, Any]:
                 },
             }
         else:
-            kind = "text/plain" if op.path == "/metrics" else "application/json"
-            responses[str(op.status)] = {"description": "ok", "content": {kind: {"schema": {}}}}
+            responses[str(op.status)] = {
+                "description": "ok",
+                "content": {op.media: {"schema": {"type": "string"}}},
+            }
+        for media in op.alternatives:
+            responses[str(op.status)]["content"][media] = {"schema": {"type": "string"}}
         if op.path == "/health":
             responses["503"] = {
                 "description": "database unreachable",
@@ -1128,7 +1593,29 @@ def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web
             log.warning("%d bulk ingest job(s) were interrupted by a restart", interrupted)
         app[SESSION] = ingest_session(settings.allowed_sources)
         app[JOBS] = set()
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+        in_flight: set[asyncio.Task[int]] = set()
+
+        async def rules_job() -> None:
+            # shielded: stopping the scheduler cancels this wrapper, never a transaction
+            task = asyncio.create_task(materialise_rules(app))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            await asyncio.shield(task)
+
+        scheduler.add_job(
+            rules_job,
+            IntervalTrigger(seconds=settings.rules_interval_seconds, timezone=UTC),
+            id="materialise-rules",
+            next_run_time=datetime.now(UTC),  # once at start-up, then every interval
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
         yield
+        scheduler.shutdown(wait=False)
+        await asyncio.gather(*in_flight, return_exceptions=True)
         tasks: set[asyncio.Task[None]] = app[JOBS]
         running = list(tasks)
         for task in running:

@@ -29,6 +29,7 @@ channels = sa.Table(
     sa.Column("time_zone", sa.String(64), nullable=False),
     sa.Column("artwork_url", sa.Text, nullable=True),
     sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("group_title", sa.String(100), nullable=False, server_default=""),
     sa.Column("checkpoint_us", sa.BigInteger, nullable=False),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
@@ -51,6 +52,7 @@ assets = sa.Table(
     sa.Column("max_segment_us", sa.BigInteger, nullable=False),
     sa.Column("renditions", sa.JSON, nullable=False),
     sa.Column("index_json", sa.Text, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False, server_default="[]"),
     sa.Column("ingested_us", sa.BigInteger, nullable=False),
 )
 
@@ -70,12 +72,34 @@ events = sa.Table(
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
+    sa.Column("rule_id", sa.String(63), nullable=True),
+    sa.Column("occurrence", sa.String(120), nullable=True),
+    sa.UniqueConstraint("rule_id", "occurrence", name="events_rule_occurrence"),
     sa.ForeignKeyConstraint(
         ["asset_id", "asset_version"], ["assets.id", "assets.version"], ondelete="RESTRICT"
     ),
 )
 """Scheduled programs. start_us + duration_us is the nominal end (segment-exact clip length);
-events of one channel never overlap nominally."""
+events of one channel never overlap nominally. A rule's events carry its id and an occurrence
+key that is unique per rule, so materialising twice can never create an event twice; a
+hand-made event has neither."""
+
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("id", sa.String(63), primary_key=True),
+    sa.Column("channel_id", sa.String(63), sa.ForeignKey("channels.id", ondelete="CASCADE")),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("start_us", sa.BigInteger, nullable=False),
+    sa.Column("materialised_us", sa.BigInteger, nullable=True),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("updated_us", sa.BigInteger, nullable=False),
+)
+"""Rules that fill a channel ahead of time. `state` is the rule's cursor (how far it has
+materialised and how many items it has placed), written in the same transaction as the
+events it made."""
 
 changes = sa.Table(
     "changes",

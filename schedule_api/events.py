@@ -27,6 +27,8 @@ class Span:
     event_id: str
     start_us: int
     duration_us: int
+    by_rule: bool = False
+    """Made by a rule: an event written by hand replaces it without `replace`."""
 
     @property
     def end_us(self) -> int:
@@ -87,14 +89,15 @@ class Resolution:
 
 def resolve_overlaps(new: list[Span], existing: list[Span], replace: bool) -> Resolution:
     """Refuse overlaps (409 naming the event met), or with `replace` remove the events that
-    start inside a new one and shorten those that start before it."""
+    start inside a new one and shorten those that start before it. A rule's events are
+    always replaced: hand-made events take precedence."""
     deleted: list[str] = []
     shortened: dict[str, int] = {}
     for old in existing:
         hits = [span for span in new if span.overlaps(old)]
         if not hits:
             continue
-        if not replace:
+        if not replace and not old.by_rule:
             first = hits[0]
             raise Conflict(
                 "start",

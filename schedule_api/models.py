@@ -6,7 +6,7 @@ milliseconds (`*_ms`).
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -29,6 +29,7 @@ def _zone(value: str) -> str:
 
 
 TimeZone = Annotated[str, AfterValidator(_zone), Field(examples=["Europe/Stockholm"])]
+Tag = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["kids"])]
 
 
 class _Body(BaseModel):
@@ -48,6 +49,9 @@ class ChannelCreate(_Body):
     window_seconds: float = Field(default=30, ge=30, le=3600)
     time_zone: TimeZone = "UTC"
     artwork_url: HttpUrl | None = None
+    group: str = Field(
+        default="", max_length=100, description="M3U group-title, e.g. News; empty: none"
+    )
     profile: list[ProfileEntryModel] | None = Field(
         default=None, min_length=1, max_length=12, description="default: the slate's renditions"
     )
@@ -60,6 +64,7 @@ class ChannelUpdate(_Body):
     window_seconds: float | None = Field(default=None, ge=30, le=3600)
     time_zone: TimeZone | None = None
     artwork_url: HttpUrl | None = None
+    group: str | None = Field(default=None, max_length=100)
 
 
 class Channel(BaseModel):
@@ -71,6 +76,8 @@ class Channel(BaseModel):
     window_seconds: float
     time_zone: str
     artwork_url: str | None
+    group: str
+    xmltv_id: str = Field(description="the channel's id in XMLTV guides and M3U tvg-id")
     profile: list[ProfileEntryModel]
     playback_path: str = Field(description="the engine path that plays this channel")
     created: str
@@ -92,6 +99,9 @@ class AssetCreate(_Body):
     episode: str = Field(default="", max_length=100)
     rating: str = Field(default="", max_length=50)
     artwork_url: HttpUrl | None = None
+    tags: list[Tag] = Field(
+        default_factory=list, max_length=50, description="collections rules can play"
+    )
 
 
 class RenditionSummary(BaseModel):
@@ -113,6 +123,7 @@ class Asset(BaseModel):
     episode: str
     rating: str
     artwork_url: str | None
+    tags: list[str]
     container: str
     duration_seconds: float
     duration_ms: int
@@ -214,6 +225,7 @@ class Event(BaseModel):
     clip_out_seconds: float | None
     first_segment: int
     end_segment: int
+    rule: str | None = Field(description="the rule that made it (null: made by hand)")
     created: str
     updated: str
 
@@ -276,3 +288,185 @@ class IngestJob(BaseModel):
     items: list[IngestItem]
     created: str
     updated: str
+
+
+class AssetUpdate(_Body):
+    """Guide metadata to change on every version of an asset. The title is part of the
+    version engines cache: change it by re-ingesting, or per event with a title override."""
+
+    description: str | None = Field(default=None, max_length=5000)
+    genre: str | None = Field(default=None, max_length=100)
+    episode: str | None = Field(default=None, max_length=100)
+    rating: str | None = Field(default=None, max_length=50)
+    artwork_url: HttpUrl | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+
+
+# --- rules --------------------------------------------------------------------------------
+Weekday = Annotated[str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]
+
+
+class Collection(_Body):
+    """Assets to play: a list (in this order), or every asset with a tag (by episode, then
+    id)."""
+
+    assets: list[Slug] | None = Field(default=None, min_length=1, max_length=1000)
+    tag: Tag | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.assets is None) == (self.tag is None):
+            raise ValueError("give assets or tag, not both")
+        return self
+
+
+class SlotSpec(_Body):
+    at: str = Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        description="local wall-clock time in the channel's time zone, HH:MM or HH:MM:SS",
+        examples=["20:00"],
+    )
+    days: list[Weekday] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        min_length=1,
+        max_length=7,
+        description="weekdays the slot airs on (default: every day)",
+    )
+    play: Collection = Field(description="the next episode of this collection airs at the slot")
+
+
+class RuleCreate(_Body):
+    id: Slug | None = Field(default=None, description="default: generated")
+    kind: Literal["loop", "shuffle", "slots"]
+    start: AwareDatetime | None = Field(
+        default=None,
+        description="the rule fills from here (default: the earliest editable instant)",
+    )
+    play: Collection | None = Field(
+        default=None, description="loop and shuffle: what to play (loop keeps list order)"
+    )
+    seed: int | None = Field(
+        default=None, ge=0, le=2**31, description="shuffle: order seed (default: random)"
+    )
+    slots: list[SlotSpec] | None = Field(default=None, min_length=1, max_length=200)
+    filler: Collection | None = Field(
+        default=None, description="slots: looped between slots (default: the slate)"
+    )
+    horizon_hours: float = Field(
+        default=48, ge=1, le=720, description="how far ahead the rule keeps the schedule filled"
+    )
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Self:
+        if self.kind == "slots":
+            if not self.slots:
+                raise ValueError("a slots rule needs slots")
+            if self.play is not None or self.seed is not None:
+                raise ValueError("a slots rule takes slots (and filler), not play or seed")
+        else:
+            if self.play is None:
+                raise ValueError(f"a {self.kind} rule needs play")
+            if self.slots is not None or self.filler is not None:
+                raise ValueError(f"a {self.kind} rule takes play, not slots or filler")
+            if self.kind == "loop" and self.play.tag is not None:
+                raise ValueError("a loop plays a list of assets in order; use shuffle for a tag")
+            if self.kind == "loop" and self.seed is not None:
+                raise ValueError("seed is for shuffle rules")
+        return self
+
+
+class Rule(BaseModel):
+    id: str
+    channel: str
+    kind: str
+    start: str
+    play: Collection | None
+    seed: int | None
+    slots: list[SlotSpec] | None
+    filler: Collection | None
+    horizon_hours: float
+    materialised_until: str = Field(description="the rule has filled the schedule up to here")
+    items_placed: int = Field(description="loop/shuffle: items placed so far")
+    last_run: str | None
+    created: str
+
+
+class RuleList(BaseModel):
+    items: list[Rule]
+
+
+class PlannedEvent(BaseModel):
+    asset: str
+    version: int
+    title: str
+    start: str
+    start_ms: int
+    end: str
+    end_ms: int
+    duration_seconds: float
+    cut: bool = Field(description="cut short at a segment boundary by the next event or slot")
+    occurrence: str = Field(description="the rule's key for this item (unique per rule)")
+
+
+class RuleRun(BaseModel):
+    """What one materialisation did (or, for a preview, would do)."""
+
+    rule: Rule | None = Field(description="the rule (null in a preview)")
+    created: int = Field(description="events created")
+    events: list[PlannedEvent] = Field(description="the events, up to `limit`")
+
+
+# --- guide --------------------------------------------------------------------------------
+class Airing(BaseModel):
+    """Something on air: a program (an event), or filler/slate between programs."""
+
+    kind: str = Field(description="program, filler or slate")
+    event_id: str | None
+    asset_id: str
+    asset_version: int
+    title: str
+    start: str
+    start_ms: int
+    end: str | None = Field(description="null: filler with no program after it")
+    end_ms: int | None
+
+
+class NowNext(BaseModel):
+    channel_id: str
+    now: str
+    current: Airing
+    progress_seconds: float
+    progress: float | None = Field(description="0..1 of the current airing (null: open-ended)")
+    next: Airing | None
+
+
+class AsRunEntry(BaseModel):
+    kind: str = Field(description="program, filler or slate")
+    event_id: str | None
+    asset_id: str
+    asset_version: int
+    title: str
+    start: str
+    end: str
+    start_ms: int
+    end_ms: int
+    duration_seconds: float
+    slate_seconds: float
+
+
+class AsRunHour(BaseModel):
+    start: str
+    slate_seconds: float
+
+
+class AsRun(BaseModel):
+    """What aired on a local day, cut to that day and to now."""
+
+    channel_id: str
+    date: str
+    start: str
+    end: str
+    items: list[AsRunEntry]
+    slate_seconds: float
+    hours: list[AsRunHour] = Field(description="slate seconds per clock hour (UTC)")
+    max_slate_seconds_per_hour: float

@@ -23,7 +23,9 @@ class ScheduleSettings:
     ingest may fetch from although they are private, loopback or link-local), MAX_BODY_BYTES,
     SQLITE_JOURNAL_MODE (WAL, or DELETE on network file systems), INGEST_TIMEOUT_SECONDS,
     INGEST_MAX_PLAYLIST_BYTES, LOCK_MARGIN_SECONDS (schedule edits before now + this margin
-    are refused; it must cover how long engines take to pick up a plan).
+    are refused; it must cover how long engines take to pick up a plan),
+    RULES_INTERVAL_SECONDS (how often rules top up the schedule), PLAYBACK_BASE_URL (the
+    engine's public URL, e.g. the CloudFront distribution, for the M3U channel list).
     """
 
     host: str = "0.0.0.0"
@@ -38,6 +40,8 @@ class ScheduleSettings:
     ingest_timeout_seconds: float = 10.0
     ingest_max_playlist_bytes: int = 5_242_880
     lock_margin_seconds: int = 10
+    rules_interval_seconds: int = 300
+    playback_base_url: str = "http://localhost:8000"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScheduleSettings:
@@ -65,6 +69,9 @@ class ScheduleSettings:
             raise SettingsError(f"INGEST_TIMEOUT_SECONDS={timeout_raw!r}: not a number") from None
         if not 0 < timeout <= 120:
             raise SettingsError("INGEST_TIMEOUT_SECONDS: must be above 0 and at most 120")
+        playback = (environ.get("PLAYBACK_BASE_URL") or "http://localhost:8000").rstrip("/")
+        if not playback.startswith(("http://", "https://")):
+            raise SettingsError(f"PLAYBACK_BASE_URL={playback!r}: must start with http(s)://")
         return cls(
             host=environ.get("HOST") or "0.0.0.0",
             port=env_integer(environ, "PORT", 8001, 0, 65535),
@@ -82,4 +89,6 @@ class ScheduleSettings:
                 environ, "INGEST_MAX_PLAYLIST_BYTES", 5_242_880, 1024, 256 * 1_048_576
             ),
             lock_margin_seconds=env_integer(environ, "LOCK_MARGIN_SECONDS", 10, 0, 86_400),
+            rules_interval_seconds=env_integer(environ, "RULES_INTERVAL_SECONDS", 300, 1, 86_400),
+            playback_base_url=playback,
         )

@@ -18,14 +18,16 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.errors import PlanError
 from engine.model import (
+    US_PER_S,
     AssetIndex,
     AssetKey,
     Block,
@@ -40,7 +42,7 @@ from engine.plan_format import AssetIndexModel, ProfileEntryModel
 from engine.profile import map_renditions
 from engine.render import format_date
 from engine.timeline import Timeline, compile_timeline, edit_reach_us
-from schedule_api import db
+from schedule_api import db, rules
 from schedule_api.errors import Conflict, NotFound, Unprocessable
 from schedule_api.events import (
     Span,
@@ -50,11 +52,13 @@ from schedule_api.events import (
     shortened_clip,
     snap_clip,
 )
-from schedule_api.models import Asset, Channel, Event, RenditionSummary
+from schedule_api.guide import ProgramInfo
+from schedule_api.models import Asset, Channel, Event, RenditionSummary, Rule
 
 ADVISORY_LOCK = 7_301_001
 """PostgreSQL advisory lock key that serialises plan writes across service processes."""
 INDEX_CACHE_SIZE = 256
+TIMELINE_CACHE_SIZE = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,31 @@ class _Placed:
     duration_us: int
 
 
+def xmltv_id(channel_id: str) -> str:
+    """The channel's id in XMLTV and M3U (tvg-id): XMLTV ids look like domain names."""
+    return f"{channel_id}.vchannel"
+
+
+def _rule(row: sa.Row[Any]) -> Rule:
+    spec = row.spec
+    cursor = rules.Cursor.from_json(row.state)
+    return Rule(
+        id=row.id,
+        channel=row.channel_id,
+        kind=row.kind,
+        start=format_date(row.start_us),
+        play=spec.get("play"),
+        seed=spec.get("seed"),
+        slots=spec.get("slots"),
+        filler=spec.get("filler"),
+        horizon_hours=spec["horizon_hours"],
+        materialised_until=format_date(cursor.next_us),
+        items_placed=cursor.placed,
+        last_run=None if row.materialised_us is None else format_date(row.materialised_us),
+        created=format_date(row.created_us),
+    )
+
+
 def new_event_id() -> str:
     return f"ev-{secrets.token_hex(8)}"
 
@@ -95,6 +124,8 @@ def _channel(row: sa.Row[Any]) -> Channel:
         window_seconds=row.window_ms / 1000,
         time_zone=row.time_zone,
         artwork_url=row.artwork_url,
+        group=row.group_title,
+        xmltv_id=xmltv_id(row.id),
         profile=[ProfileEntryModel.model_validate(p) for p in row.profile],
         playback_path=f"/live/master.m3u8?channel={row.id}",
         created=format_date(row.created_us),
@@ -134,6 +165,7 @@ def _event(row: sa.Row[Any]) -> Event:
         clip_out_seconds=None if row.clip_out_us is None else row.clip_out_us / 1e6,
         first_segment=row.first_segment,
         end_segment=row.end_segment,
+        rule=row.rule_id,
         created=format_date(row.created_us),
         updated=format_date(row.updated_us),
     )
@@ -158,6 +190,7 @@ def _asset(row: sa.Row[Any], versions: list[int]) -> Asset:
         episode=row.episode,
         rating=row.rating,
         artwork_url=row.artwork_url,
+        tags=list(row.tags),
         container=row.container,
         duration_seconds=row.duration_us / 1e6,
         duration_ms=row.duration_us // 1000,
@@ -173,6 +206,7 @@ class Store:
         self.engine = engine
         self._write_lock = asyncio.Lock()
         self._indexes: OrderedDict[AssetKey, AssetIndex] = OrderedDict()
+        self._timelines: OrderedDict[str, Timeline] = OrderedDict()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -352,28 +386,34 @@ class Store:
             asset = await self.index((spec.asset_id, version), connection)
         except NotFound as error:
             raise Unprocessable(f"{name}version", error.reason) from None
+        await self._check_airable(connection, channel, asset, f"{name}asset")
+        clip = snap_clip(asset, spec.clip_in_us, spec.clip_out_us, spec.field)
+        return _Placed(spec, version, clip.first_segment, clip.end_segment, clip.duration_us)
+
+    async def _check_airable(
+        self, connection: AsyncConnection, channel: sa.Row[Any], asset: AssetIndex, field: str
+    ) -> None:
+        """Unprocessable naming `field` unless the asset version can air on the channel."""
         core = _core_channel(channel)
         slate = await self.index(core.slate_key, connection)
         what = describe(asset.key)
         if asset.container != slate.container:
             raise Unprocessable(
-                f"{name}asset",
+                field,
                 f"{what} is {asset.container.value} but the channel plays "
                 f"{slate.container.value}: a channel keeps one segment format",
             )
         longest = asset.max_segment_us()
         if rounded_seconds(longest) > core.target_duration_s:
             raise Unprocessable(
-                f"{name}asset",
+                field,
                 f"{what} has a {longest / 1e6:.3f} s segment, longer than the channel's "
                 f"target duration of {core.target_duration_s} s",
             )
         try:
             map_renditions(core.profile, asset)
         except PlanError as error:
-            raise Unprocessable(f"{name}asset", f"{what}: {error.reason}") from None
-        clip = snap_clip(asset, spec.clip_in_us, spec.clip_out_us, spec.field)
-        return _Placed(spec, version, clip.first_segment, clip.end_segment, clip.duration_us)
+            raise Unprocessable(field, f"{what}: {error.reason}") from None
 
     async def write_events(
         self,
@@ -417,7 +457,7 @@ class Store:
                 existing = {row.id: row for row in rows}
                 resolution = resolve_overlaps(
                     spans,
-                    [Span(r.id, r.start_us, r.duration_us) for r in rows],
+                    [Span(r.id, r.start_us, r.duration_us, r.rule_id is not None) for r in rows],
                     replace,
                 )
                 deleted = list(resolution.deleted)
@@ -466,6 +506,8 @@ class Store:
                         "clip_out_us": p.spec.clip_out_us,
                         "title": p.spec.title or "",
                         "updated_us": now_us,
+                        "rule_id": None,  # an edited rule event becomes hand-made
+                        "occurrence": None,
                     }
                     if updating is not None:
                         await connection.execute(
@@ -495,6 +537,315 @@ class Store:
             )
             await connection.execute(db.events.delete().where(db.events.c.id == event_id))
             await self._record(connection, channel_id, now_us)
+
+    # --- rules ---------------------------------------------------------------------------
+    async def _collection(
+        self,
+        connection: AsyncConnection,
+        channel: sa.Row[Any],
+        spec: dict[str, Any],
+        field: str,
+        strict: bool,
+    ) -> tuple[AssetIndex, ...]:
+        """The latest version of each asset of a collection that can air on the channel.
+
+        strict (writing a rule): a missing or unfit asset, or a tag nobody has, is a 422
+        naming the field. Otherwise (materialising later) such assets are left out."""
+        found: list[AssetIndex] = []
+        if spec.get("assets"):
+            for i, asset_id in enumerate(spec["assets"]):
+                version = await self._latest_version(connection, asset_id)
+                if version is None:
+                    if strict:
+                        raise Unprocessable(
+                            f"{field}.assets.{i}", f"asset {asset_id!r} does not exist"
+                        )
+                    continue
+                index = await self.index((asset_id, version), connection)
+                try:
+                    await self._check_airable(connection, channel, index, f"{field}.assets.{i}")
+                except Unprocessable:
+                    if strict:
+                        raise
+                    continue
+                found.append(index)
+            return tuple(found)
+        tag = spec["tag"]
+        latest = (
+            sa.select(db.assets.c.id, sa.func.max(db.assets.c.version).label("version"))
+            .group_by(db.assets.c.id)
+            .subquery()
+        )
+        rows = (
+            await connection.execute(
+                sa.select(
+                    db.assets.c.id, db.assets.c.version, db.assets.c.episode, db.assets.c.tags
+                )
+                .select_from(
+                    db.assets.join(
+                        latest,
+                        (db.assets.c.id == latest.c.id) & (db.assets.c.version == latest.c.version),
+                    )
+                )
+                .order_by(db.assets.c.episode, db.assets.c.id)
+            )
+        ).all()
+        for row in rows:
+            if tag not in row.tags:
+                continue
+            index = await self.index((row.id, row.version), connection)
+            try:
+                await self._check_airable(connection, channel, index, f"{field}.tag")
+            except Unprocessable:
+                continue  # one unfit episode should not stop the others
+            found.append(index)
+        if strict and not found:
+            raise Unprocessable(
+                f"{field}.tag", f"no asset that can air on this channel has tag {tag!r}"
+            )
+        return tuple(found)
+
+    async def _core_rule(
+        self,
+        connection: AsyncConnection,
+        channel: sa.Row[Any],
+        rule_id: str,
+        kind: str,
+        spec: dict[str, Any],
+        start_us: int,
+        strict: bool,
+    ) -> rules.Rule:
+        if kind != rules.RuleKind.SLOTS:
+            return rules.Rule(
+                id=rule_id,
+                kind=rules.RuleKind(kind),
+                start_us=start_us,
+                items=await self._collection(connection, channel, spec["play"], "play", strict),
+                seed=int(spec.get("seed") or 0),
+            )
+        slots = []
+        for i, slot in enumerate(spec["slots"]):
+            items = await self._collection(
+                connection, channel, slot["play"], f"slots.{i}.play", strict
+            )
+            weekdays = frozenset(rules.WEEKDAYS.index(d) for d in slot["days"])
+            slots.append(rules.Slot(time.fromisoformat(slot["at"]), weekdays, items))
+        filler: tuple[AssetIndex, ...] = ()
+        if spec.get("filler"):
+            filler = await self._collection(connection, channel, spec["filler"], "filler", strict)
+        return rules.Rule(
+            id=rule_id,
+            kind=rules.RuleKind.SLOTS,
+            start_us=start_us,
+            slots=tuple(slots),
+            filler=filler,
+            time_zone=channel.time_zone,
+        )
+
+    @staticmethod
+    async def _busy(
+        connection: AsyncConnection, channel_id: str, from_us: int
+    ) -> list[tuple[int, int]]:
+        e = db.events.c
+        rows = await connection.execute(
+            sa.select(e.start_us, e.duration_us).where(
+                (e.channel_id == channel_id) & (e.start_us + e.duration_us > from_us)
+            )
+        )
+        return [(row.start_us, row.start_us + row.duration_us) for row in rows]
+
+    @staticmethod
+    async def _rule_row(connection: AsyncConnection, channel_id: str, rule_id: str) -> sa.Row[Any]:
+        row = (
+            await connection.execute(
+                db.rules.select().where(
+                    (db.rules.c.channel_id == channel_id) & (db.rules.c.id == rule_id)
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound("rule_id", f"channel {channel_id!r} has no rule {rule_id!r}")
+        return row
+
+    @staticmethod
+    def _rule_start(channel: sa.Row[Any], start_us: int | None, now_us: int, margin_us: int) -> int:
+        """Where a rule starts filling: the instant asked for, but never before the earliest
+        editable instant (default: that instant, rounded up to a whole second)."""
+        earliest = now_us + margin_us + edit_reach_us(_core_channel(channel))
+        if start_us is not None:
+            return max(start_us, earliest)
+        return -(-earliest // US_PER_S) * US_PER_S
+
+    async def create_rule(
+        self,
+        channel_id: str,
+        rule_id: str,
+        kind: str,
+        spec: dict[str, Any],
+        start_us: int | None,
+        *,
+        now_us: int,
+        margin_us: int,
+    ) -> Rule:
+        """Store a rule (its collections are checked now); materialise it separately."""
+        try:
+            async with self._write() as connection:
+                channel = await self._channel_row(connection, channel_id)
+                start = self._rule_start(channel, start_us, now_us, margin_us)
+                await self._core_rule(connection, channel, rule_id, kind, spec, start, True)
+                await connection.execute(
+                    db.rules.insert().values(
+                        id=rule_id,
+                        channel_id=channel_id,
+                        kind=kind,
+                        spec=spec,
+                        state=rules.Cursor(start).to_json(),
+                        start_us=start,
+                        created_us=now_us,
+                        updated_us=now_us,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict("id", f"rule {rule_id!r} already exists") from None
+        return await self.rule(channel_id, rule_id)
+
+    async def rule(self, channel_id: str, rule_id: str) -> Rule:
+        async with self.engine.connect() as connection:
+            await self._channel_row(connection, channel_id)
+            return _rule(await self._rule_row(connection, channel_id, rule_id))
+
+    async def channel_rules(self, channel_id: str) -> list[Rule]:
+        async with self.engine.connect() as connection:
+            await self._channel_row(connection, channel_id)
+            rows = await connection.execute(
+                db.rules.select()
+                .where(db.rules.c.channel_id == channel_id)
+                .order_by(db.rules.c.created_us, db.rules.c.id)
+            )
+            return [_rule(row) for row in rows]
+
+    async def delete_rule(
+        self, channel_id: str, rule_id: str, *, keep_events: bool, now_us: int, margin_us: int
+    ) -> int:
+        """Delete a rule and (unless keep_events) its events that start after the earliest
+        editable instant; returns how many events went."""
+        e = db.events.c
+        async with self._write() as connection:
+            channel = await self._channel_row(connection, channel_id)
+            await self._rule_row(connection, channel_id, rule_id)
+            earliest = now_us + margin_us + edit_reach_us(_core_channel(channel))
+            removed = 0
+            if not keep_events:
+                result = await connection.execute(
+                    db.events.delete().where((e.rule_id == rule_id) & (e.start_us >= earliest))
+                )
+                removed = result.rowcount
+            await connection.execute(db.rules.delete().where(db.rules.c.id == rule_id))
+            if removed:
+                await self._record(connection, channel_id, now_us)
+        return removed
+
+    async def preview_rule(
+        self,
+        channel_id: str,
+        kind: str,
+        spec: dict[str, Any],
+        start_us: int | None,
+        *,
+        now_us: int,
+        margin_us: int,
+        horizon_us: int,
+    ) -> tuple[rules.Placement, ...]:
+        """The events a rule would create now, written nowhere."""
+        async with self.engine.connect() as connection:
+            channel = await self._channel_row(connection, channel_id)
+            earliest = now_us + margin_us + edit_reach_us(_core_channel(channel))
+            start = self._rule_start(channel, start_us, now_us, margin_us)
+            rule = await self._core_rule(connection, channel, "preview", kind, spec, start, True)
+            busy = await self._busy(connection, channel_id, earliest)
+        return rules.materialise(
+            rule, rules.Cursor(start), busy, earliest, now_us + horizon_us
+        ).placements
+
+    async def materialise_rule(
+        self, channel_id: str, rule_id: str, *, now_us: int, margin_us: int
+    ) -> tuple[rules.Placement, ...]:
+        """Fill the schedule from the rule up to its horizon, once: the cursor and the events
+        are written in one serialised transaction, and occurrence keys are unique per rule.
+        Another process materialising at the same moment makes one of the two transactions
+        fail (unique key, or SQLite's stale snapshot); it is retried and then finds the work
+        done."""
+        for attempt in range(5):
+            try:
+                async with self._write() as connection:
+                    return await self._materialise(
+                        connection, channel_id, rule_id, now_us, margin_us
+                    )
+            except (IntegrityError, OperationalError):
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _materialise(
+        self,
+        connection: AsyncConnection,
+        channel_id: str,
+        rule_id: str,
+        now_us: int,
+        margin_us: int,
+    ) -> tuple[rules.Placement, ...]:
+        channel = await self._channel_row(connection, channel_id)
+        row = await self._rule_row(connection, channel_id, rule_id)
+        cursor = rules.Cursor.from_json(row.state)
+        earliest = now_us + margin_us + edit_reach_us(_core_channel(channel))
+        until = now_us + round(row.spec["horizon_hours"] * 3600 * US_PER_S)
+        if max(cursor.next_us, earliest) >= until:
+            return ()
+        rule = await self._core_rule(
+            connection, channel, row.id, row.kind, row.spec, row.start_us, False
+        )
+        busy = await self._busy(connection, channel_id, earliest)
+        result = rules.materialise(rule, cursor, busy, earliest, until)
+        for placement in result.placements:
+            asset = placement.asset
+            await connection.execute(
+                db.events.insert().values(
+                    id=new_event_id(),
+                    channel_id=channel_id,
+                    asset_id=asset.id,
+                    asset_version=asset.version,
+                    start_us=placement.start_us,
+                    duration_us=placement.duration_us,
+                    first_segment=0,
+                    end_segment=placement.end_segment,
+                    clip_in_us=None,
+                    clip_out_us=placement.duration_us if placement.cut else None,
+                    title="",
+                    rule_id=rule_id,
+                    occurrence=placement.occurrence,
+                    created_us=now_us,
+                    updated_us=now_us,
+                )
+            )
+        await connection.execute(
+            db.rules.update()
+            .where(db.rules.c.id == rule_id)
+            .values(state=result.cursor.to_json(), materialised_us=now_us, updated_us=now_us)
+        )
+        if result.placements:
+            await self._record(connection, channel_id, now_us)
+        return result.placements
+
+    async def rule_ids(self) -> list[tuple[str, str]]:
+        """(channel id, rule id) of every rule, in the order they materialise."""
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(db.rules.c.channel_id, db.rules.c.id).order_by(
+                    db.rules.c.channel_id, db.rules.c.created_us, db.rules.c.id
+                )
+            )
+            return [(row.channel_id, row.id) for row in rows]
 
     # --- plans ---------------------------------------------------------------------------
     @staticmethod
@@ -562,11 +913,47 @@ class Store:
         return latest, plans, [i for i in changed if i not in rows]
 
     async def timeline(self, channel_id: str) -> Timeline:
-        """The channel's compiled timeline, as every engine computes it."""
+        """The channel's compiled timeline, as every engine computes it (compiled once per
+        plan revision)."""
         async with self.engine.connect() as connection:
-            plan = await self._plan(connection, await self._channel_row(connection, channel_id))
+            channel = await self._channel_row(connection, channel_id)
+            revision = (
+                await connection.execute(
+                    sa.select(sa.func.max(db.changes.c.revision)).where(
+                        db.changes.c.channel_id == channel_id
+                    )
+                )
+            ).scalar()
+            cached = self._timelines.get(channel_id)
+            if cached is not None and cached.plan.revision == int(revision or 0):
+                self._timelines.move_to_end(channel_id)
+                return cached
+            plan = await self._plan(connection, channel)
             assets = {key: await self.index(key, connection) for key in plan.asset_keys()}
-        return compile_timeline(plan, assets)
+        timeline = compile_timeline(plan, assets)
+        self._timelines[channel_id] = timeline
+        if len(self._timelines) > TIMELINE_CACHE_SIZE:
+            self._timelines.popitem(last=False)
+        return timeline
+
+    async def program_info(self, keys: set[AssetKey]) -> dict[AssetKey, ProgramInfo]:
+        """Guide metadata of asset versions."""
+        if not keys:
+            return {}
+        a = db.assets.c
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                sa.select(a.id, a.version, a.description, a.genre, a.episode, a.rating)
+                .add_columns(a.artwork_url)
+                .where(a.id.in_(sorted({key[0] for key in keys})))
+            )
+            return {
+                (row.id, row.version): ProgramInfo(
+                    row.description, row.genre, row.episode, row.rating, row.artwork_url
+                )
+                for row in rows
+                if (row.id, row.version) in keys
+            }
 
     # --- assets --------------------------------------------------------------------------
     async def next_asset_version(self, asset_id: str) -> int:
@@ -589,6 +976,7 @@ class Store:
             "episode": meta.get("episode", ""),
             "rating": meta.get("rating", ""),
             "artwork_url": meta.get("artwork_url"),
+            "tags": sorted(set(meta.get("tags") or [])),
             "container": index.container.value,
             "duration_us": index.duration_us,
             "max_segment_us": index.max_segment_us(),
@@ -693,6 +1081,16 @@ class Store:
             ).all()
             items = [_asset(row, await self._versions(connection, row.id)) for row in rows]
         return items, int(total)
+
+    async def update_asset(self, asset_id: str, changes: dict[str, Any]) -> Asset:
+        """Change the metadata of every version of an asset."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                db.assets.update().where(db.assets.c.id == asset_id).values(**changes)
+            )
+        if result.rowcount == 0:
+            raise NotFound("id", f"asset {asset_id!r} does not exist")
+        return await self.asset(asset_id)
 
     async def delete_asset(self, asset_id: str) -> None:
         """Delete every version; refused while a channel uses it as slate or in an event."""

@@ -136,6 +136,7 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
         database_url=f"sqlite:///{data}/vchannel.db",
         allowed_sources=loopback,
         cors_whitelist=(media_url,),
+        playback_base_url=engine_url,
     )
     runners = [await _start(create_schedule_app(schedule), host, ports.api)]
     try:
@@ -149,6 +150,7 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
             f"  watch:    {media_url}/player/\n"
             f"  playback: {engine_url}/live/master.m3u8?channel={DEMO_CHANNEL}"
             "  (ffplay, VLC, Safari)\n"
+            f"  channels: {api_url}/channels.m3u  guide: {api_url}/epg.xml (IPTV apps)\n"
             f"  API docs: {api_url}/api/docs\n"
             "Ctrl-C stops.",
             flush=True,

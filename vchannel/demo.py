@@ -1,9 +1,11 @@
 """The demo channel `vchannel up` (and docker-compose's `demo` service) create through the
-schedule REST API: the sample assets, a channel, and programs back to back for the next day
-with one slate gap near the start. Run again, it only adds what is missing."""
+schedule REST API: the sample assets, a channel, three opening programs, a slate gap, and a
+loop rule that keeps the channel filled a day ahead. Run again, it only adds what is
+missing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -16,13 +18,14 @@ DEMO_ASSETS = {
     "ts-charlie": "Program C",
 }
 PROGRAMS = ("ts-alpha", "ts-bravo", "ts-charlie")
-AHEAD_S = 25 * 3600
-"""The schedule always reaches at least this far ahead after a run (more than 24 h)."""
+DEMO_RULE = "demo-loop"
+HORIZON_HOURS = 24
+"""The loop rule keeps the schedule filled this far ahead (the service tops it up)."""
 FIRST_START_S = 20
-"""Seconds from now to the first new program: past the lock horizon (10 s + 2.5 s)."""
-GAP_AFTER, GAP_S = 3, 30
-"""A new channel gets one slate gap of GAP_S seconds after its GAP_AFTER-th program."""
-BATCH = 1000
+"""Seconds from now to the first program: past the lock horizon (10 s + 2.5 s)."""
+GAP_S = 30
+"""The opening programs (one of each) are followed by a slate gap of GAP_S seconds; the loop
+rule starts after it."""
 
 
 class DemoError(Exception):
@@ -46,42 +49,37 @@ async def _exists(session: aiohttp.ClientSession, url: str) -> bool:
 
 
 async def ensure_demo(api: str, media_base: str, now_ms: int) -> int:
-    """Make sure the demo channel exists and is scheduled AHEAD_S ahead; returns how many
-    events it added."""
+    """Make sure the demo channel exists and is filled: three opening programs, a slate gap,
+    then a loop rule the schedule service keeps topped up. Returns the events it added."""
     api = api.rstrip("/")
+    channel = f"{api}/channels/{DEMO_CHANNEL}"
     async with aiohttp.ClientSession() as session:
         for asset_id, title in DEMO_ASSETS.items():
             if not await _exists(session, f"{api}/assets/{asset_id}"):
                 url = f"{media_base.rstrip('/')}/{asset_id}/master.m3u8"
                 body = {"id": asset_id, "title": title, "url": url}
                 await _call(session, "POST", f"{api}/assets", 201, body)
-        lengths = {
-            asset_id: (await _call(session, "GET", f"{api}/assets/{asset_id}", 200))["duration_ms"]
-            for asset_id in PROGRAMS
-        }
-        created = not await _exists(session, f"{api}/channels/{DEMO_CHANNEL}")
-        if created:
+        if await _exists(session, f"{channel}/rules/{DEMO_RULE}"):
+            return 0
+        if not await _exists(session, channel):
             body = {"id": DEMO_CHANNEL, "name": "vchannel demo", "slate": "slate-ts"}
             await _call(session, "POST", f"{api}/channels", 201, body)
-        listed = await _call(
-            session,
-            "GET",
-            f"{api}/channels/{DEMO_CHANNEL}/events?start={now_ms}&limit=5000",
-            200,
-        )
         start = now_ms + FIRST_START_S * 1000
-        if listed["items"]:
-            start = max(start, max(event["end_ms"] for event in listed["items"]))
-        events: list[dict[str, Any]] = []
-        number = 0
-        while start < now_ms + AHEAD_S * 1000:
-            asset_id = PROGRAMS[number % len(PROGRAMS)]
-            events.append({"asset": asset_id, "start_ms": start})
-            start += lengths[asset_id]
-            number += 1
-            if created and number == GAP_AFTER:
-                start += GAP_S * 1000
-        for first in range(0, len(events), BATCH):
-            batch = {"events": events[first : first + BATCH]}
-            await _call(session, "POST", f"{api}/channels/{DEMO_CHANNEL}/event-batches", 201, batch)
-    return len(events)
+        opening = []
+        for asset_id in PROGRAMS:
+            opening.append({"asset": asset_id, "start_ms": start})
+            start += (await _call(session, "GET", f"{api}/assets/{asset_id}", 200))["duration_ms"]
+        await _call(session, "POST", f"{channel}/event-batches", 201, {"events": opening})
+        rule = {
+            "id": DEMO_RULE,
+            "kind": "loop",
+            "start": _rfc3339(start + GAP_S * 1000),
+            "play": {"assets": list(PROGRAMS)},
+            "horizon_hours": HORIZON_HOURS,
+        }
+        made = await _call(session, "POST", f"{channel}/rules?limit=0", 201, rule)
+    return len(opening) + int(made["created"])
+
+
+def _rfc3339(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")

@@ -217,6 +217,20 @@ def test_task_definition_files_match_the_code(service: str) -> None:
     assert written == expected, "run: .venv/bin/vchannel aws task-definitions"
 
 
+def _substituted(value: Any) -> Any:
+    """The text of an Fn::Sub (the file keeps the same ${Name} placeholder)."""
+    return value["Fn::Sub"][0] if isinstance(value, dict) else value
+
+
+def test_the_schedule_service_points_m3u_lists_at_the_cdn() -> None:
+    definition = _resources(kind="AWS::ECS::TaskDefinition")["ScheduleTaskDefinition"]
+    environment = definition["Properties"]["ContainerDefinitions"][0]["Environment"]
+    value = next(e["Value"] for e in environment if e["Name"] == "PLAYBACK_BASE_URL")
+    assert value == {
+        "Fn::Sub": ["https://${CdnDomain}", {"CdnDomain": {"Fn::GetAtt": ["Cdn", "DomainName"]}}]
+    }
+
+
 @pytest.mark.parametrize("service", ["engine", "schedule"])
 def test_task_definition_files_agree_with_the_template(service: str) -> None:
     file = json.loads((REPO / "task_definitions" / f"{service}.json").read_text())
@@ -228,7 +242,7 @@ def test_task_definition_files_agree_with_the_template(service: str) -> None:
     assert ours["command"] == theirs["Command"]
     assert ours["portMappings"][0]["containerPort"] == theirs["PortMappings"][0]["ContainerPort"]
     assert {(e["name"], e["value"]) for e in ours["environment"]} == {
-        (e["Name"], e["Value"]) for e in theirs["Environment"]
+        (e["Name"], _substituted(e["Value"])) for e in theirs["Environment"]
     }
     assert [s["name"] for s in ours["secrets"]] == [s["Name"] for s in theirs["Secrets"]]
     assert ours["healthCheck"]["command"] == theirs["HealthCheck"]["Command"]

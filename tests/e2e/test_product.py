@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import aiohttp
+import m3u8
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -161,6 +167,118 @@ async def test_a_restarted_engine_continues_the_sequence_exactly(product: Produc
         if first == restarted:
             return
     raise AssertionError(f"replicas disagree:\n{first}\n---\n{restarted}")
+
+
+async def _text(url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200, await response.text()
+        return await response.text()
+
+
+def _xmltv_seconds(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S +0000")
+
+
+async def test_xmltv_starts_are_the_program_date_times_of_first_segments(
+    product: Product,
+) -> None:
+    """Every program that starts inside the live window starts in the guide at that segment's
+    EXT-X-PROGRAM-DATE-TIME (to the second), every guide start inside the window is such a
+    segment, and filler entries start at a discontinuity too."""
+    for _ in range(3):  # the guide and the playlist are read a moment apart: retry a window edge
+        guide = ElementTree.fromstring(
+            await _text(f"{product.api}/epg.xml?channel=live&filler=true")
+        )
+        playlist = m3u8.loads(await _media(product.engine(0)))
+        first = _xmltv_seconds(playlist.segments[0].program_date_time)
+        last = _xmltv_seconds(playlist.segments[-1].program_date_time)
+        cuts = [s for s in playlist.segments[1:] if s.discontinuity]
+        program_cuts = {
+            _xmltv_seconds(s.program_date_time) for s in cuts if "/slate-ts/" not in s.uri
+        }
+        all_cuts = {_xmltv_seconds(s.program_date_time) for s in cuts}
+        entries = [
+            (str(p.get("start")), p.findtext("category") == "Filler")
+            for p in guide.iter("programme")
+            if first < str(p.get("start")) <= last
+        ]
+        programs = {start for start, filler in entries if not filler}
+        fillers = {start for start, filler in entries if filler}
+        if programs == program_cuts and fillers <= all_cuts:
+            break
+    assert programs == program_cuts
+    assert fillers <= all_cuts
+    assert len(programs) >= 1
+    assert len(fillers) >= 1
+
+
+async def test_the_xmltv_projects_tools_read_the_live_guide(
+    product: Product, tmp_path: Path
+) -> None:
+    path = tmp_path / "epg.xml"
+    path.write_text(await _text(f"{product.api}/epg.xml"))
+    validated = await asyncio.to_thread(
+        subprocess.run,
+        ["tv_validate_file", "--dtd-file", "/usr/share/xmltv/xmltv.dtd", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    listing = await asyncio.to_thread(
+        subprocess.run, ["tv_to_text", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert "ts-alpha 27" in listing.stdout
+
+
+async def test_vlc_plays_the_channel_from_the_m3u_list(product: Product) -> None:
+    """VLC reads the M3U (name from #EXTINF), follows its URL to the engine and records the
+    live stream. VLC refuses to run as root, so it runs as nobody from a world-readable
+    directory."""
+    work = Path(tempfile.mkdtemp(prefix="vchannel-vlc-"))
+    try:
+        os.chmod(work, 0o777)
+        playlist = work / "channels.m3u"
+        playlist.write_text(await _text(f"{product.api}/channels.m3u?base={product.engine(0)}"))
+        os.chmod(playlist, 0o644)
+        recording = work / "recording.ts"
+        command = [
+            "cvlc",
+            "-I",
+            "dummy",
+            "-vv",
+            "--play-and-exit",
+            "--run-time",
+            "8",
+            str(playlist),
+            "--sout",
+            f"#std{{access=file,mux=ts,dst={recording}}}",
+        ]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "nobody", "--", *command]
+        vlc = await asyncio.to_thread(
+            subprocess.run, command, capture_output=True, text=True, timeout=90
+        )
+        assert "processing request item: Live" in vlc.stderr, vlc.stderr[-3000:]
+        probe = await asyncio.to_thread(
+            subprocess.run,
+            [
+                "ffprobe",
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_type",
+                "-of",
+                "csv=p=0",
+                str(recording),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "video" in probe.stdout.split(), probe.stderr
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def _round_robin(targets: list[str], hits: dict[str, int]) -> TestServer:

@@ -236,3 +236,7 @@ async def ingest(api: TestClient, origin: str, asset: str, asset_id: str | None 
     response = await api.post("/assets", json=body)
     assert response.status == 201, await response.text()
     return await response.json()
+
+
+def set_now(api: TestClient, instant_us: int) -> None:
+    _clock(api).now_us = instant_us
