@@ -30,7 +30,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from engine.channels import Channels, Rendered
+from engine.channels import Channels, MediaPlaylist, Rendered
 from engine.clock import Clock, SystemClock
 from engine.errors import BadRequest, EngineError, NotOnAir, PlanError
 from engine.model import NAME_PATTERN, US_PER_S
@@ -189,14 +189,78 @@ def _playlist_response(request: web.Request, rendered: Rendered, max_age_s: int)
     return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
 
 
-async def _media(request: web.Request, channel_id: str, variant: str) -> web.Response:
-    clock, channels = request.app[CLOCK], request.app[CHANNELS]
-    now = clock.now_us()
-    playlist = channels.media_playlist(channel_id, variant, now)
+def _path_integer(request: web.Request, name: str, field: str, high: int) -> int:
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 15 or int(raw) > high:
+        raise BadRequest(field, f"{raw[:20]!r} is not a whole number up to {high}")
+    return int(raw)
+
+
+def _playlist(request: web.Request, playlist: MediaPlaylist, now: int) -> web.Response:
     request.app[METRICS].count_render(playlist.cache_hit)
     until_change_s = (playlist.valid_until_us - now) // US_PER_S
     max_age = max(0, min(playlist.target_duration_s // 2, until_change_s))
     return _playlist_response(request, playlist.rendered, max_age)
+
+
+async def _media(
+    request: web.Request, channel_id: str, variant: str, shift_us: int = 0
+) -> web.Response:
+    now = request.app[CLOCK].now_us()
+    playlist = request.app[CHANNELS].media_playlist(channel_id, variant, now, shift_us)
+    return _playlist(request, playlist, now)
+
+
+def _shift_us(request: web.Request) -> int:
+    return _path_integer(request, "seconds", "seconds", 30 * 86_400) * US_PER_S
+
+
+async def shift_master(request: web.Request) -> web.Response:
+    """Time-shift: the channel as it aired `seconds` ago. The path carries the shift, so a
+    CDN that keys on ?channel= alone caches each shift separately."""
+    channel_id = _channel_query(request)
+    request.app[CHANNELS].check_shift(channel_id, _shift_us(request))
+    rendered = request.app[CHANNELS].multivariant_playlist(
+        channel_id, "live", lambda name: f"{name}.m3u8?channel={channel_id}"
+    )
+    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+
+
+async def shift_media(request: web.Request) -> web.Response:
+    channel_id = _channel_query(request)
+    return await _media(request, channel_id, request.match_info["variant"], _shift_us(request))
+
+
+async def start_over(request: web.Request) -> web.Response:
+    """Start-over: redirect to the program on air now, addressed by its start."""
+    channel_id = _channel_query(request)
+    start = request.app[CHANNELS].current_program_start_ms(channel_id, request.app[CLOCK].now_us())
+    location = f"/live/program/{start}/master.m3u8?channel={channel_id}"
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "max-age=1"})
+
+
+def _program_start_ms(request: web.Request) -> int:
+    return _path_integer(request, "start", "start", 10**13)
+
+
+async def program_master(request: web.Request) -> web.Response:
+    channel_id = _channel_query(request)
+    request.app[CHANNELS].program(
+        channel_id, _program_start_ms(request), request.app[CLOCK].now_us()
+    )
+    rendered = request.app[CHANNELS].multivariant_playlist(
+        channel_id, "live", lambda name: f"{name}.m3u8?channel={channel_id}"
+    )
+    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+
+
+async def program_media(request: web.Request) -> web.Response:
+    channel_id = _channel_query(request)
+    now = request.app[CLOCK].now_us()
+    playlist = request.app[CHANNELS].program_playlist(
+        channel_id, request.match_info["variant"], _program_start_ms(request), now
+    )
+    return _playlist(request, playlist, now)
 
 
 async def live_master(request: web.Request) -> web.Response:
@@ -290,6 +354,11 @@ def create_app(
         app.cleanup_ctx.append(follow)
     app.router.add_get("/live/master.m3u8", live_master)
     app.router.add_get("/live/{variant}.m3u8", live_media)
+    app.router.add_get("/live/shift/{seconds}/master.m3u8", shift_master)
+    app.router.add_get("/live/shift/{seconds}/{variant}.m3u8", shift_media)
+    app.router.add_get("/live/startover/master.m3u8", start_over)
+    app.router.add_get("/live/program/{start}/master.m3u8", program_master)
+    app.router.add_get("/live/program/{start}/{variant}.m3u8", program_media)
     app.router.add_get("/channels/{channel}/master.m3u8", path_master)
     app.router.add_get("/channels/{channel}/{variant}.m3u8", path_media)
     app.router.add_get("/health", health)

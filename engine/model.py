@@ -172,6 +172,9 @@ class ProfileEntry:
     frame_rate: float | None = None
 
 
+DEFAULT_MAX_SHIFT_US = 24 * 3600 * US_PER_S
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """Channel configuration that the engine needs. target_duration_s never changes."""
@@ -183,6 +186,8 @@ class Channel:
     window_us: int
     slate_asset_id: str
     slate_version: int = 1
+    max_shift_us: int = DEFAULT_MAX_SHIFT_US
+    """How far back time-shifted and start-over playlists may reach."""
 
     @property
     def slate_key(self) -> AssetKey:
@@ -200,6 +205,8 @@ class Channel:
             )
         if not self.profile:
             raise PlanError(where, "profile", "needs at least one variant")
+        if self.max_shift_us < 0:
+            raise PlanError(where, "max_shift", "must not be negative")
         seen: set[str] = set()
         for entry in self.profile:
             if not NAME_PATTERN.match(entry.name) or entry.name == "master":

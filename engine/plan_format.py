@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from engine.errors import PlanError
 from engine.model import (
+    DEFAULT_MAX_SHIFT_US,
     US_PER_S,
     AssetIndex,
     AssetKey,
@@ -236,6 +237,12 @@ class ChannelModel(_Strict):
         default=None, ge=1, description="default: the version found with the plan"
     )
     profile: list[ProfileEntryModel] = Field(min_length=1)
+    max_shift_seconds: int = Field(
+        default=DEFAULT_MAX_SHIFT_US // US_PER_S,
+        ge=0,
+        le=30 * 86_400,
+        description="how far back time-shift and start-over may reach",
+    )
 
 
 class CheckpointModel(_Strict):
@@ -302,6 +309,7 @@ class PlanModel(_Strict):
             window_us=round(c.window_seconds * US_PER_S),
             slate_asset_id=c.slate,
             slate_version=_version(c.slate, c.slate_version, defaults),
+            max_shift_us=c.max_shift_seconds * US_PER_S,
         )
         return Plan(
             channel=channel,
@@ -330,6 +338,7 @@ class PlanModel(_Strict):
                 slate=c.slate_asset_id,
                 slate_version=c.slate_version,
                 profile=[ProfileEntryModel.from_core(p) for p in c.profile],
+                max_shift_seconds=c.max_shift_us // US_PER_S,
             ),
             revision=plan.revision,
             checkpoint=CheckpointModel(

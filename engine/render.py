@@ -103,11 +103,19 @@ def _segment(timeline: Timeline, slot: Slot, variant: int) -> Segment:
 
 
 def render_media_playlist(
-    timeline: Timeline, window: Window, variant: int, text: SegmentText | None = None
+    timeline: Timeline,
+    window: Window,
+    variant: int,
+    text: SegmentText | None = None,
+    *,
+    event: bool = False,
+    ended: bool = False,
 ) -> bytes:
     """The media playlist of profile entry `variant` for a window.
 
     `text` renders one segment (default: segment_text); the engine passes a caching one.
+    `event`: a start-over playlist that only grows (EXT-X-PLAYLIST-TYPE:EVENT); `ended`:
+    it is complete (EXT-X-ENDLIST).
     """
     channel = timeline.plan.channel
     lines = [
@@ -117,6 +125,8 @@ def render_media_playlist(
         f"#EXT-X-MEDIA-SEQUENCE:{window.media_sequence}",  # 4.3.3.2
         f"#EXT-X-DISCONTINUITY-SEQUENCE:{window.discontinuity_sequence}",  # 4.3.3.3
     ]
+    if event:
+        lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")  # 4.3.3.5
     if timeline.independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")  # 4.3.5.1
     lines.append("")
@@ -128,6 +138,8 @@ def render_media_playlist(
         else:
             parts.append(text(slot, previous, variant))
         previous = slot
+    if ended:
+        parts.append("#EXT-X-ENDLIST\n")  # 4.3.3.4
     return "".join(parts).encode()
 
 

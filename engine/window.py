@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.errors import NotOnAir
-from engine.timeline import Slot, Timeline
+from engine.timeline import Group, Slot, Timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +88,35 @@ def _first_full_window_end(timeline: Timeline) -> int:
         if total >= timeline.plan.channel.window_us:
             return slot.end_us
         msn += 1
+
+
+def program_window(
+    timeline: Timeline,
+    program: Group,
+    now_us: int,
+    slot_at: Callable[[int], Slot] | None = None,
+) -> tuple[Window, bool]:
+    """A start-over playlist: the program's segments from its first one up to the last that
+    has ended by now_us, and whether the program has ended (every segment listed).
+
+    The window grows from the program's start, as an EVENT playlist does (RFC 8216 6.2.1:
+    segments are only appended), until the program ends.
+    """
+    first = program.media_sequence
+    total = program.count if program.cycles is not None else None
+    if now_us < timeline.start_us:
+        raise NotOnAir("the program has not started", until_us=program.start_us)
+    last = timeline.media_sequence_at(now_us) - 1
+    ended = total is not None and last >= first + total - 1
+    if ended and total is not None:
+        last = first + total - 1
+    if last < first:
+        start = timeline.slot(first)
+        raise NotOnAir(
+            f"the program's first segment ends at {start.end_us // 1_000_000} (Unix seconds)",
+            until_us=start.end_us,
+        )
+    slot_of = slot_at or timeline.slot
+    slots = tuple(slot_of(msn) for msn in range(first, last + 1))
+    next_change = slots[-1].end_us if ended else slot_of(last + 1).end_us
+    return Window(slots=slots, next_change_us=next_change), ended

@@ -93,6 +93,11 @@ class Metrics:
             "Events created by rules",
             registry=self.registry,
         )
+        self.compactions = Counter(
+            "vchannel_schedule_plan_compactions",
+            "Plans whose start moved up to the retention limit",
+            registry=self.registry,
+        )
         self.ingests = Counter(
             "vchannel_schedule_ingests",
             "Asset ingests by result",
@@ -287,6 +292,7 @@ async def create_channel(request: web.Request) -> web.Response:
             "time_zone": body.time_zone,
             "artwork_url": body.artwork_url,
             "group_title": body.group,
+            "max_shift_seconds": body.max_shift_seconds,
             "profile": [ProfileEntryModel.from_core(e).model_dump() for e in core_profile],
         },
         request.app[CLOCK](),
@@ -316,7 +322,7 @@ async def update_channel(request: web.Request) -> web.Response:
             if value < 3 * current.target_duration:
                 raise Unprocessable("window_seconds", "must be at least three target durations")
             changes["window_ms"] = round(value * 1000)
-        elif value is None and name in ("name", "time_zone", "group"):
+        elif value is None and name in ("name", "time_zone", "group", "max_shift_seconds"):
             raise Unprocessable(name, "may not be null")
         elif name == "group":
             changes["group_title"] = value
@@ -514,6 +520,8 @@ async def get_schedule(request: web.Request) -> web.Response:
         if end - start > 31 * 24 * 3600 * US_PER_S:
             raise BadRequest("end", "at most 31 days after start")
     timeline = await store.timeline(channel_id)
+    if start < timeline.start_us:  # before the compacted plan: read the whole history
+        timeline = await store.timeline(channel_id, full=True)
     items = []
     for group in timeline.groups:
         if group.kind is not GroupKind.BLOCK or group.block_index is None:
@@ -658,7 +666,7 @@ async def get_as_run(request: web.Request) -> web.Response:
     if kind not in ("json", "csv"):
         raise BadRequest("format", "must be json or csv")
     start, end = _day_range(request.query["date"], channel.time_zone)
-    timeline = await store.timeline(channel_id)
+    timeline = await store.timeline(channel_id, full=True)
     until = min(end, request.app[CLOCK]())
     aired = guide.airings(timeline, start, until) if until > start else []
     items = []
@@ -830,6 +838,29 @@ async def materialise_rules(app: web.Application) -> int:
         metrics.rule_events.inc(len(placed))
         created += len(placed)
     return created
+
+
+async def maintain(app: web.Application) -> None:
+    """The scheduler job: top rules up, then compact plans."""
+    await materialise_rules(app)
+    await compact_plans(app)
+
+
+async def compact_plans(app: web.Application) -> int:
+    """Move every channel's plan start up to the retention limit (the scheduler job)."""
+    store = app[STORE]
+    retention = app[SETTINGS].plan_retention_hours * 3600 * US_PER_S
+    moved = 0
+    for channel in await store.channels():
+        try:
+            if await store.compact_plan(channel.id, now_us=app[CLOCK](), retention_us=retention):
+                moved += 1
+        except NotFound:
+            continue  # deleted meanwhile
+        except Exception:
+            log.exception("compacting the plan of channel %s failed", channel.id)
+    app[METRICS].compactions.inc(moved)
+    return moved
 
 
 async def get_plans(request: web.Request) -> web.Response:
@@ -1594,11 +1625,11 @@ def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web
         app[SESSION] = ingest_session(settings.allowed_sources)
         app[JOBS] = set()
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
-        in_flight: set[asyncio.Task[int]] = set()
+        in_flight: set[asyncio.Task[None]] = set()
 
         async def rules_job() -> None:
             # shielded: stopping the scheduler cancels this wrapper, never a transaction
-            task = asyncio.create_task(materialise_rules(app))
+            task = asyncio.create_task(maintain(app))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
             await asyncio.shield(task)

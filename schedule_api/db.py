@@ -31,6 +31,11 @@ channels = sa.Table(
     sa.Column("profile", sa.JSON, nullable=False),
     sa.Column("group_title", sa.String(100), nullable=False, server_default=""),
     sa.Column("checkpoint_us", sa.BigInteger, nullable=False),
+    sa.Column("compact_event_id", sa.String(63), nullable=True),
+    sa.Column("compact_us", sa.BigInteger, nullable=True),
+    sa.Column("compact_msn", sa.BigInteger, nullable=True),
+    sa.Column("compact_dsn", sa.BigInteger, nullable=True),
+    sa.Column("max_shift_seconds", sa.Integer, nullable=False, server_default="86400"),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
 )

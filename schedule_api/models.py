@@ -52,6 +52,9 @@ class ChannelCreate(_Body):
     group: str = Field(
         default="", max_length=100, description="M3U group-title, e.g. News; empty: none"
     )
+    max_shift_seconds: int = Field(
+        default=86_400, ge=0, le=7 * 86_400, description="how far back time-shift may reach"
+    )
     profile: list[ProfileEntryModel] | None = Field(
         default=None, min_length=1, max_length=12, description="default: the slate's renditions"
     )
@@ -65,6 +68,7 @@ class ChannelUpdate(_Body):
     time_zone: TimeZone | None = None
     artwork_url: HttpUrl | None = None
     group: str | None = Field(default=None, max_length=100)
+    max_shift_seconds: int | None = Field(default=None, ge=0, le=7 * 86_400)
 
 
 class Channel(BaseModel):
@@ -77,6 +81,7 @@ class Channel(BaseModel):
     time_zone: str
     artwork_url: str | None
     group: str
+    max_shift_seconds: int
     xmltv_id: str = Field(description="the channel's id in XMLTV guides and M3U tvg-id")
     profile: list[ProfileEntryModel]
     playback_path: str = Field(description="the engine path that plays this channel")

@@ -25,7 +25,9 @@ class ScheduleSettings:
     INGEST_MAX_PLAYLIST_BYTES, LOCK_MARGIN_SECONDS (schedule edits before now + this margin
     are refused; it must cover how long engines take to pick up a plan),
     RULES_INTERVAL_SECONDS (how often rules top up the schedule), PLAYBACK_BASE_URL (the
-    engine's public URL, e.g. the CloudFront distribution, for the M3U channel list).
+    engine's public URL, e.g. the CloudFront distribution, for the M3U channel list),
+    PLAN_RETENTION_HOURS (plans sent to engines keep this much history; more than the
+    longest time-shift plus a window).
     """
 
     host: str = "0.0.0.0"
@@ -41,6 +43,7 @@ class ScheduleSettings:
     ingest_max_playlist_bytes: int = 5_242_880
     lock_margin_seconds: int = 10
     rules_interval_seconds: int = 300
+    plan_retention_hours: int = 26
     playback_base_url: str = "http://localhost:8000"
 
     @classmethod
@@ -91,4 +94,5 @@ class ScheduleSettings:
             lock_margin_seconds=env_integer(environ, "LOCK_MARGIN_SECONDS", 10, 0, 86_400),
             rules_interval_seconds=env_integer(environ, "RULES_INTERVAL_SECONDS", 300, 1, 86_400),
             playback_base_url=playback,
+            plan_retention_hours=env_integer(environ, "PLAN_RETENTION_HOURS", 26, 2, 8760),
         )

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from engine.compaction import compaction_point
 from engine.errors import PlanError
 from engine.model import (
     US_PER_S,
@@ -125,6 +126,7 @@ def _channel(row: sa.Row[Any]) -> Channel:
         time_zone=row.time_zone,
         artwork_url=row.artwork_url,
         group=row.group_title,
+        max_shift_seconds=row.max_shift_seconds,
         xmltv_id=xmltv_id(row.id),
         profile=[ProfileEntryModel.model_validate(p) for p in row.profile],
         playback_path=f"/live/master.m3u8?channel={row.id}",
@@ -144,6 +146,7 @@ def _core_channel(row: sa.Row[Any]) -> CoreChannel:
         window_us=row.window_ms * 1000,
         slate_asset_id=row.slate_asset_id,
         slate_version=row.slate_version,
+        max_shift_us=row.max_shift_seconds * US_PER_S,
     )
 
 
@@ -206,7 +209,7 @@ class Store:
         self.engine = engine
         self._write_lock = asyncio.Lock()
         self._indexes: OrderedDict[AssetKey, AssetIndex] = OrderedDict()
-        self._timelines: OrderedDict[str, Timeline] = OrderedDict()
+        self._timelines: OrderedDict[tuple[str, bool], Timeline] = OrderedDict()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -849,7 +852,9 @@ class Store:
 
     # --- plans ---------------------------------------------------------------------------
     @staticmethod
-    async def _plan(connection: AsyncConnection, channel: sa.Row[Any]) -> Plan:
+    async def _plan(connection: AsyncConnection, channel: sa.Row[Any], full: bool = False) -> Plan:
+        """The channel's plan as engines get it: from its compaction point when it has one
+        (engine.compaction), or with `full` from its creation (for the as-run log)."""
         revision = (
             await connection.execute(
                 sa.select(sa.func.max(db.changes.c.revision)).where(
@@ -857,16 +862,25 @@ class Store:
                 )
             )
         ).scalar()
-        rows = (
-            await connection.execute(
-                db.events.select()
-                .where(db.events.c.channel_id == channel.id)
-                .order_by(db.events.c.start_us)
-            )
-        ).all()
+        e = db.events.c
+        query = db.events.select().where(e.channel_id == channel.id).order_by(e.start_us)
+        checkpoint = Checkpoint(channel.checkpoint_us)
+        program_start = None
+        if not full and channel.compact_event_id is not None:
+            program_start = (
+                await connection.execute(
+                    sa.select(e.start_us).where(e.id == channel.compact_event_id)
+                )
+            ).scalar()
+        if program_start is not None:
+            query = query.where(e.start_us >= program_start)
+            checkpoint = Checkpoint(channel.compact_us, channel.compact_msn, channel.compact_dsn)
+        rows = (await connection.execute(query)).all()
         blocks = tuple(
             Block(
-                row.start_us,
+                checkpoint.time_us
+                if row.id == channel.compact_event_id and not full
+                else row.start_us,
                 CoreClip(
                     row.asset_id, row.first_segment, row.end_segment, row.title, row.asset_version
                 ),
@@ -877,9 +891,37 @@ class Store:
         return Plan(
             channel=_core_channel(channel),
             revision=int(revision or 0),
-            checkpoint=Checkpoint(channel.checkpoint_us),
+            checkpoint=checkpoint,
             blocks=blocks,
         )
+
+    async def compact_plan(self, channel_id: str, *, now_us: int, retention_us: int) -> bool:
+        """Move the channel's plan start to the latest program that began at or before
+        now - retention (engine.compaction); True when it moved. Nothing the engines serve
+        from then on changes, so this is a plan write like any other (a new revision)."""
+        async with self._write() as connection:
+            channel = await self._channel_row(connection, channel_id)
+            plan = await self._plan(connection, channel)
+            assets = {key: await self.index(key, connection) for key in plan.asset_keys()}
+            # never drop what time-shift may still serve
+            keep = max(
+                retention_us, channel.max_shift_seconds * US_PER_S + 2 * channel.window_ms * 1000
+            )
+            point = compaction_point(compile_timeline(plan, assets), now_us - keep)
+            if point is None:
+                return False
+            await connection.execute(
+                db.channels.update()
+                .where(db.channels.c.id == channel_id)
+                .values(
+                    compact_event_id=point.event_id,
+                    compact_us=point.checkpoint.time_us,
+                    compact_msn=point.checkpoint.media_sequence,
+                    compact_dsn=point.checkpoint.discontinuity_sequence,
+                )
+            )
+            await self._record(connection, channel_id, now_us)
+        return True
 
     async def plans_since(self, since: int) -> tuple[int, list[Plan], list[str]]:
         """(latest revision, plans of the channels changed after `since`, deleted ids).
@@ -912,9 +954,9 @@ class Store:
             plans = [await self._plan(connection, rows[i]) for i in changed if i in rows]
         return latest, plans, [i for i in changed if i not in rows]
 
-    async def timeline(self, channel_id: str) -> Timeline:
+    async def timeline(self, channel_id: str, full: bool = False) -> Timeline:
         """The channel's compiled timeline, as every engine computes it (compiled once per
-        plan revision)."""
+        plan revision); `full`: from the channel's creation, ignoring compaction."""
         async with self.engine.connect() as connection:
             channel = await self._channel_row(connection, channel_id)
             revision = (
@@ -924,14 +966,14 @@ class Store:
                     )
                 )
             ).scalar()
-            cached = self._timelines.get(channel_id)
+            cached = self._timelines.get((channel_id, full))
             if cached is not None and cached.plan.revision == int(revision or 0):
-                self._timelines.move_to_end(channel_id)
+                self._timelines.move_to_end((channel_id, full))
                 return cached
-            plan = await self._plan(connection, channel)
+            plan = await self._plan(connection, channel, full)
             assets = {key: await self.index(key, connection) for key in plan.asset_keys()}
         timeline = compile_timeline(plan, assets)
-        self._timelines[channel_id] = timeline
+        self._timelines[(channel_id, full)] = timeline
         if len(self._timelines) > TIMELINE_CACHE_SIZE:
             self._timelines.popitem(last=False)
         return timeline

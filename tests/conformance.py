@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
 import aiohttp
@@ -43,6 +43,9 @@ class Parsed:
     discontinuity_sequence: int
     segments: list[Seg]
     violations: list[str] = field(default_factory=list)
+    playlist_type: str | None = None
+    """None for a sliding live window; EVENT for a start-over playlist."""
+    ended: bool = False
 
 
 def parse_media_playlist(text: str, where: str = "") -> Parsed:
@@ -60,7 +63,8 @@ def parse_media_playlist(text: str, where: str = "") -> Parsed:
     pending_disc = False
     pending_date: datetime | None = None
     pending_duration: tuple[float, str] | None = None
-    any_uri = any_disc = False
+    any_uri = any_disc = ended = False
+    playlist_type: str | None = None
     dsn = 0
     for line in lines[1:]:
         name = line.split(":", 1)[0]
@@ -82,8 +86,14 @@ def parse_media_playlist(text: str, where: str = "") -> Parsed:
                 bad.append("DISCONTINUITY-SEQUENCE after a segment or DISCONTINUITY (4.3.3.3)")
             disc_seq = int(value)
             dsn = disc_seq
-        elif name in ("#EXT-X-PLAYLIST-TYPE", "#EXT-X-ENDLIST"):
-            bad.append(f"live playlist carries {name} (6.2.2)")
+        elif name == "#EXT-X-PLAYLIST-TYPE":
+            playlist_type = value
+            if value != "EVENT":
+                bad.append(f"PLAYLIST-TYPE {value}: the engine serves live or EVENT (4.3.3.5)")
+        elif name == "#EXT-X-ENDLIST":
+            ended = True
+            if playlist_type != "EVENT":
+                bad.append("live playlist carries EXT-X-ENDLIST (6.2.2)")
         elif name == "#EXT-X-DISCONTINUITY":
             pending_disc = any_disc = True
         elif name == "#EXT-X-PROGRAM-DATE-TIME":
@@ -120,11 +130,11 @@ def parse_media_playlist(text: str, where: str = "") -> Parsed:
             bad.append(f"EXTINF {seg.duration_text} rounds above TARGETDURATION {target} (4.3.3.1)")
         if seg.date is None:
             bad.append(f"segment {seg.msn} has no PROGRAM-DATE-TIME")
-    if sum(s.duration for s in segments) < 3 * target:
+    if playlist_type is None and sum(s.duration for s in segments) < 3 * target:
         bad.append("playlist lasts less than three target durations (6.2.2)")
     if where:
         bad = [f"{where}: {b}" for b in bad]
-    return Parsed(target, media_seq or 0, disc_seq or 0, segments, bad)
+    return Parsed(target, media_seq or 0, disc_seq or 0, segments, bad, playlist_type, ended)
 
 
 def check_reload(previous: Parsed, current: Parsed, where: str = "") -> list[str]:
@@ -136,6 +146,11 @@ def check_reload(previous: Parsed, current: Parsed, where: str = "") -> list[str
         bad.append("MEDIA-SEQUENCE decreased (6.2.2)")
     if current.discontinuity_sequence < previous.discontinuity_sequence:
         bad.append("DISCONTINUITY-SEQUENCE decreased (6.2.2)")
+    if previous.playlist_type == "EVENT":
+        if current.playlist_type != "EVENT" or current.media_sequence != previous.media_sequence:
+            bad.append("an EVENT playlist changed its type or removed segments (6.2.1)")
+        if previous.ended and current.segments != previous.segments:
+            bad.append("an ended EVENT playlist changed")
     before = {s.msn: s for s in previous.segments}
     common = [s for s in current.segments if s.msn in before]
     for seg in common:
@@ -223,10 +238,12 @@ async def watch(
     seconds: float,
     interval: float = 1.0,
     url_for: Callable[[str, int], str] | None = None,
+    shift_s: float = 0,
 ) -> Report:
     """Fetch every variant of a channel every `interval` seconds for `seconds` seconds.
 
     url_for(url, fetch_number) may rewrite each request (for example to alternate replicas).
+    shift_s: the playlists are time-shifted by this much (freshness is judged that far back).
     """
     report = Report()
     rewrite = url_for or (lambda url, _n: url)
@@ -239,7 +256,7 @@ async def watch(
     while time.monotonic() < deadline:
         current: dict[str, Parsed] = {}
         for url in variants:
-            requested = datetime.now(UTC)
+            requested = datetime.now(UTC) - timedelta(seconds=shift_s)
             async with session.get(rewrite(url, report.fetches)) as response:
                 report.fetches += 1
                 body = await response.text()

@@ -60,9 +60,12 @@ video.play();
 </script></body></html>"""
 
 
-async def _play_in_hlsjs(stack: Stack, channel: str, seconds: int) -> dict[str, Any]:
+async def _play_in_hlsjs(
+    stack: Stack, channel: str, seconds: int, url: str | None = None
+) -> dict[str, Any]:
+    """Play a channel's live URL (or `url`) in hls.js for `seconds`; the player's report."""
     page_url = f"{stack.engine}/player.html"
-    html = PLAYER % (HLS_JS.read_text(), json.dumps(stack.master(channel)))
+    html = PLAYER % (HLS_JS.read_text(), json.dumps(url or stack.master(channel)))
     unexpected: list[str] = []
 
     async def route(route: Route) -> None:
@@ -117,6 +120,31 @@ async def test_hlsjs_plays_a_ts_channel_for_a_minute_across_program_boundaries(
 async def test_hlsjs_plays_an_fmp4_channel_across_program_boundaries(stack: Stack) -> None:
     report = await _play_in_hlsjs(stack, "e2e-cmaf", 30)
     _assert_played(report, boundaries=2)
+
+
+async def _shifted(stack: Stack, seconds: int) -> str:
+    """The shifted master URL, once the channel has that much history (up to 2 minutes)."""
+    media = f"{stack.engine}/live/shift/{seconds}/360p.m3u8?channel=e2e-ts"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(240):
+            async with session.get(media) as response:
+                if response.status == 200:
+                    return media.replace("/360p.m3u8", "/master.m3u8")
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"{media} never became available")
+
+
+async def test_hlsjs_plays_a_shifted_channel(stack: Stack) -> None:
+    report = await _play_in_hlsjs(stack, "e2e-ts", 30, await _shifted(stack, 45))
+    _assert_played(report, boundaries=2)
+
+
+async def test_a_shifted_channel_conforms_over_http_for_twenty_seconds(stack: Stack) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = await _shifted(stack, 50)
+        report = await watch(session, url, seconds=20, interval=0.5, shift_s=50)
+    assert report.violations == []
+    assert report.boundaries_crossed >= 1
 
 
 async def test_live_channel_conforms_over_http_for_twenty_seconds(stack: Stack) -> None:

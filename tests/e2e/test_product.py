@@ -281,6 +281,27 @@ async def test_vlc_plays_the_channel_from_the_m3u_list(product: Product) -> None
         shutil.rmtree(work, ignore_errors=True)
 
 
+async def test_hlsjs_starts_the_program_on_air_over_from_its_beginning(
+    product: Product,
+) -> None:
+    """hls.js follows the start-over redirect and plays the program from its first segment
+    while it grows, then to its end (EXT-X-ENDLIST), with no error."""
+    url = f"{product.engine(0)}/live/startover/master.m3u8?channel=live"
+    for _ in range(20):  # wait until a program (not the slate between them) is on air
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, allow_redirects=False) as response,
+        ):
+            if response.status == 302:
+                break
+        await asyncio.sleep(0.5)
+    report = await _play_in_hlsjs(Stack(product.engine(0), product.origin), "live", 20, url)
+    assert report["errors"] == []
+    assert report["unexpected"] == []
+    assert report["buffered"] >= 4
+    assert report["times"][0] > 0
+
+
 async def _round_robin(targets: list[str], hits: dict[str, int]) -> TestServer:
     """Playlist requests alternate between the engines; a tiny reverse proxy."""
     turn = itertools.cycle(targets)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.compaction import compact, compaction_point
 from engine.errors import NotOnAir
 from engine.model import US_PER_S, AssetIndex, Block, Checkpoint, Clip, Plan, rounded_seconds
 from engine.render import render_media_playlist
@@ -288,3 +289,21 @@ def test_an_edit_never_changes_the_playlist_before_its_reach(data: st.DataObject
     assert render_media_playlist(edited, after, 0) == render_media_playlist(
         case.timeline, before, 0
     )
+
+
+@fast
+@given(st.data())
+def test_compacting_a_plan_leaves_every_later_segment_unchanged(data: st.DataObject) -> None:
+    case = data.draw(cases())
+    timeline = case.timeline
+    before = timeline.start_us + data.draw(st.integers(0, 41 * DAY_US))
+    point = compaction_point(timeline, before)
+    if point is None:
+        return
+    compacted = compile_timeline(compact(timeline.plan, point), keyed(case.assets))
+    first = point.checkpoint.media_sequence
+    assert compacted.first_media_sequence == first
+    for msn in range(first + 1, first + data.draw(st.integers(2, 400))):
+        original, kept = timeline.slot(msn), compacted.slot(msn)
+        assert _same_segment(original, kept)
+        assert original.discontinuity == kept.discontinuity
