@@ -47,6 +47,14 @@ class _CurrentWindow:
     """Segment texts of a time-shifted or start-over window, carried to the next window of
     the same shift so that a slide renders only the new segment, as live does."""
 
+    def rendered(self, timeline: Timeline, variant: int, hit: bool) -> tuple[Rendered, bool]:
+        """The variant's playlist of this window, rendered once; and whether it was cached."""
+        found = self.media.get(variant)
+        if found is None:
+            found = self.media[variant] = Rendered.of(self.render(timeline, variant))
+            return found, False
+        return found, hit
+
     def render(self, timeline: Timeline, variant: int) -> bytes:
         def text(slot: Slot, previous: Slot | None, variant: int) -> str:
             key = (slot.media_sequence, variant, previous is None)
@@ -219,11 +227,7 @@ class Channels:
             return _CurrentWindow(window, window.slots[-1].end_us, window.next_change_us)
 
         current, hit = self._cached(channel, shift_us, at, make)
-        rendered = current.media.get(variant)
-        if rendered is None:
-            hit = False
-            rendered = Rendered.of(current.render(timeline, variant))
-            current.media[variant] = rendered
+        rendered, hit = current.rendered(timeline, variant, hit)
         return MediaPlaylist(
             rendered,
             current.valid_until_us + shift_us,
@@ -282,11 +286,7 @@ class Channels:
             )
 
         current, hit = self._cached(channel, -start_ms, now_us, make)
-        rendered = current.media.get(variant)
-        if rendered is None:
-            hit = False
-            rendered = Rendered.of(current.render(timeline, variant))
-            current.media[variant] = rendered
+        rendered, hit = current.rendered(timeline, variant, hit)
         return MediaPlaylist(
             rendered, current.valid_until_us, hit, timeline.plan.channel.target_duration_s
         )
