@@ -43,6 +43,7 @@ class _CurrentWindow:
     valid_until_us: int
     media: dict[int, Rendered] = field(default_factory=dict)
     ended: bool = False
+    playlist_event: bool = False
     texts: dict[tuple[int, int, bool], str] = field(default_factory=dict)
     """Segment texts of a time-shifted or start-over window, carried to the next window of
     the same shift so that a slide renders only the new segment, as live does."""
@@ -66,8 +67,6 @@ class _CurrentWindow:
         return render_media_playlist(
             timeline, self.window, variant, text, event=self.playlist_event, ended=self.ended
         )
-
-    playlist_event: bool = False
 
 
 @dataclass(slots=True)

@@ -34,7 +34,6 @@ from engine.model import Channel as CoreChannel
 from engine.plan_format import PlanModel, ProfileEntryModel, to_us
 from engine.profile import map_renditions, profile_of
 from engine.render import format_date
-from engine.timeline import GroupKind, edit_reach_us
 from schedule_api import guide, models, rules
 from schedule_api.db import create_engine, migrate
 from schedule_api.errors import (
@@ -523,28 +522,24 @@ async def get_schedule(request: web.Request) -> web.Response:
     if start < timeline.start_us:  # before the compacted plan: read the whole history
         timeline = await store.timeline(channel_id, full=True)
     items = []
-    for group in timeline.groups:
-        if group.kind is not GroupKind.BLOCK or group.block_index is None:
-            continue
-        group_end = group.start_us + group.period_us
-        if group_end <= start or group.start_us >= end:
-            continue
-        block = timeline.plan.blocks[group.block_index]
-        asset = group.runs[0].asset
+    for program in guide.programmes(timeline, start, end, include_filler=False):
+        # programs always end and always have a scheduled start (guide.airings)
+        assert program.end_us is not None
+        assert program.scheduled_start_us is not None
         items.append(
             models.ScheduleEntry(
-                id=block.event_id,
+                id=program.event_id or "",
                 channel_id=channel_id,
-                asset_id=asset.id,
-                asset_version=asset.version,
-                title=block.clip.title or asset.title,
-                start_time=group.start_us // 1000,
-                end_time=group_end // 1000,
-                start=format_date(group.start_us),
-                end=format_date(group_end),
-                duration=group.period_us / US_PER_S,
-                scheduled_start=format_date(block.start_us),
-                scheduled_start_time=block.start_us // 1000,
+                asset_id=program.asset.id,
+                asset_version=program.asset.version,
+                title=program.title,
+                start_time=program.start_us // 1000,
+                end_time=program.end_us // 1000,
+                start=format_date(program.start_us),
+                end=format_date(program.end_us),
+                duration=(program.end_us - program.start_us) / US_PER_S,
+                scheduled_start=format_date(program.scheduled_start_us),
+                scheduled_start_time=program.scheduled_start_us // 1000,
             )
         )
     return _json(
@@ -741,18 +736,6 @@ def _planned(placements: tuple[rules.Placement, ...], limit: int) -> list[models
     ]
 
 
-async def _rule_start(request: web.Request, channel_id: str, body: models.RuleCreate) -> int:
-    """The start asked for, or the first segment boundary of the channel's current timeline
-    at or after the earliest editable instant, so the rule's first item does not cut a
-    segment of what airs before it."""
-    if body.start is not None:
-        return to_us(body.start)
-    timeline = await request.app[STORE].timeline(channel_id)
-    earliest = request.app[CLOCK]() + _margin_us(request) + edit_reach_us(timeline.plan.channel)
-    slot = timeline.slot(timeline.media_sequence_at(earliest))
-    return slot.start_us if slot.start_us >= earliest else slot.end_us
-
-
 async def create_rule(request: web.Request) -> web.Response:
     """Store a rule and materialise it at once; the scheduler job keeps it topped up."""
     channel_id = _slug(request)
@@ -766,7 +749,7 @@ async def create_rule(request: web.Request) -> web.Response:
         rule_id,
         body.kind,
         _rule_spec(body),
-        await _rule_start(request, channel_id, body),
+        None if body.start is None else to_us(body.start),
         now_us=now,
         margin_us=margin,
     )
@@ -789,7 +772,7 @@ async def preview_rule(request: web.Request) -> web.Response:
         channel_id,
         body.kind,
         _rule_spec(body),
-        await _rule_start(request, channel_id, body),
+        None if body.start is None else to_us(body.start),
         now_us=request.app[CLOCK](),
         margin_us=_margin_us(request),
         horizon_us=round(body.horizon_hours * 3600 * US_PER_S),

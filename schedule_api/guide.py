@@ -38,6 +38,8 @@ class Airing:
     asset: AssetIndex
     title: str
     event_id: str | None = None
+    scheduled_start_us: int | None = None
+    """Programs: the event's scheduled start (the program starts within half a segment)."""
 
 
 def airings(timeline: Timeline, start_us: int, end_us: int) -> list[Airing]:
@@ -64,6 +66,7 @@ def airings(timeline: Timeline, start_us: int, end_us: int) -> list[Airing]:
                     asset,
                     block.clip.title or asset.title,
                     block.event_id,
+                    block.start_us,
                 )
             )
             continue
@@ -116,8 +119,9 @@ def programmes(
             continue
         last = entries[-1] if entries else None
         if last is not None and last.kind is not AiringKind.PROGRAM:
-            kind = AiringKind.SLATE if last.kind == airing.kind == AiringKind.SLATE else None
-            entries[-1] = replace(last, end_us=airing.end_us, kind=kind or AiringKind.FILLER)
+            only_slate = last.kind is airing.kind is AiringKind.SLATE
+            kind = AiringKind.SLATE if only_slate else AiringKind.FILLER
+            entries[-1] = replace(last, end_us=airing.end_us, kind=kind)
         else:
             entries.append(airing)
     return entries

@@ -50,7 +50,7 @@ class RuleKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Slot:
+class GridSlot:
     """A grid position: local wall-clock time on some weekdays (0 = Monday)."""
 
     at: time
@@ -69,7 +69,7 @@ class Rule:
     items: tuple[AssetIndex, ...] = ()
     """loop: in order; shuffle: the collection (any order: it is sorted by id first)."""
     seed: int = 0
-    slots: tuple[Slot, ...] = ()
+    slots: tuple[GridSlot, ...] = ()
     filler: tuple[AssetIndex, ...] = ()
     time_zone: str = "UTC"
 

@@ -632,7 +632,7 @@ class Store:
                 connection, channel, slot["play"], f"slots.{i}.play", strict
             )
             weekdays = frozenset(rules.WEEKDAYS.index(d) for d in slot["days"])
-            slots.append(rules.Slot(time.fromisoformat(slot["at"]), weekdays, items))
+            slots.append(rules.GridSlot(time.fromisoformat(slot["at"]), weekdays, items))
         filler: tuple[AssetIndex, ...] = ()
         if spec.get("filler"):
             filler = await self._collection(connection, channel, spec["filler"], "filler", strict)
@@ -670,14 +670,19 @@ class Store:
             raise NotFound("rule_id", f"channel {channel_id!r} has no rule {rule_id!r}")
         return row
 
-    @staticmethod
-    def _rule_start(channel: sa.Row[Any], start_us: int | None, now_us: int, margin_us: int) -> int:
+    async def _rule_start(
+        self, channel_id: str, start_us: int | None, now_us: int, margin_us: int
+    ) -> int:
         """Where a rule starts filling: the instant asked for, but never before the earliest
-        editable instant (default: that instant, rounded up to a whole second)."""
-        earliest = now_us + margin_us + edit_reach_us(_core_channel(channel))
+        editable instant. By default the first segment boundary of the channel's current
+        timeline at or after that instant, so the rule's first item cuts no segment of what
+        airs before it."""
+        timeline = await self.timeline(channel_id)
+        earliest = now_us + margin_us + edit_reach_us(timeline.plan.channel)
         if start_us is not None:
             return max(start_us, earliest)
-        return -(-earliest // US_PER_S) * US_PER_S
+        slot = timeline.slot(timeline.media_sequence_at(earliest))
+        return slot.start_us if slot.start_us >= earliest else slot.end_us
 
     async def create_rule(
         self,
@@ -691,10 +696,10 @@ class Store:
         margin_us: int,
     ) -> Rule:
         """Store a rule (its collections are checked now); materialise it separately."""
+        start = await self._rule_start(channel_id, start_us, now_us, margin_us)
         try:
             async with self._write() as connection:
                 channel = await self._channel_row(connection, channel_id)
-                start = self._rule_start(channel, start_us, now_us, margin_us)
                 await self._core_rule(connection, channel, rule_id, kind, spec, start, True)
                 await connection.execute(
                     db.rules.insert().values(
@@ -760,10 +765,10 @@ class Store:
         horizon_us: int,
     ) -> tuple[rules.Placement, ...]:
         """The events a rule would create now, written nowhere."""
+        start = await self._rule_start(channel_id, start_us, now_us, margin_us)
         async with self.engine.connect() as connection:
             channel = await self._channel_row(connection, channel_id)
             earliest = now_us + margin_us + edit_reach_us(_core_channel(channel))
-            start = self._rule_start(channel, start_us, now_us, margin_us)
             rule = await self._core_rule(connection, channel, "preview", kind, spec, start, True)
             busy = await self._busy(connection, channel_id, earliest)
         return rules.materialise(

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
+import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy.exc import IntegrityError
 
 from engine.render import format_date
 from schedule_api import db
@@ -213,20 +214,20 @@ async def test_two_materialisers_at_once_create_each_event_exactly_once(
     assert events[-1]["end_ms"] * 1000 >= now_us(api) + 2 * HOUR
 
 
-async def test_occurrences_are_unique_per_rule_in_the_database(
+async def test_the_database_refuses_a_second_event_for_one_occurrence(
     api: TestClient, origin: str
 ) -> None:
     await _channel(api, origin)
     await _rule(api, **LOOP, id="round", horizon_hours=1)
     assert api.app is not None
-    store = api.app[STORE]
-    async with store.engine.connect() as connection:
-        occurrence = (await connection.execute(sa.select(db.events.c.occurrence).limit(1))).scalar()
-    async with store.engine.connect() as connection:
-        rows = await connection.execute(
-            sa.select(sa.func.count()).where(db.events.c.occurrence == occurrence)
-        )
-        assert rows.scalar() == 1
+    e = db.events.c
+    async with api.app[STORE].engine.connect() as connection:
+        row = (await connection.execute(db.events.select().where(e.rule_id == "round"))).first()
+    assert row is not None
+    copy = {**row._asdict(), "id": "ev-copy", "start_us": row.start_us + 10 * HOUR}
+    with pytest.raises(IntegrityError):
+        async with api.app[STORE].engine.begin() as connection:
+            await connection.execute(db.events.insert().values(**copy))
 
 
 async def test_a_loop_channel_plays_a_simulated_week_without_slate(

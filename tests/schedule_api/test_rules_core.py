@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from engine.model import US_PER_S
 from schedule_api.rules import (
     Cursor,
+    GridSlot,
     Rule,
     RuleKind,
-    Slot,
     materialise,
     shuffle_order,
 )
@@ -113,7 +113,7 @@ def _slots(zone: str, at: time, filler: tuple[object, ...] = ()) -> Rule:
         "r",
         RuleKind.SLOTS,
         T0,
-        slots=(Slot(at, EVERY_DAY, (ALPHA, BRAVO)),),
+        slots=(GridSlot(at, EVERY_DAY, (ALPHA, BRAVO)),),
         filler=filler,  # type: ignore[arg-type]
         time_zone=zone,
     )
@@ -164,7 +164,7 @@ def test_weekly_slots_air_only_on_their_days() -> None:
         "r",
         RuleKind.SLOTS,
         monday,
-        slots=(Slot(time(12, 0), frozenset({0, 3}), (ALPHA,)),),
+        slots=(GridSlot(time(12, 0), frozenset({0, 3}), (ALPHA,)),),
         time_zone="UTC",
     )
     result = materialise(rule, Cursor(monday), [], monday, monday + 14 * 24 * HOUR)
