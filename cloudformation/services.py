@@ -39,6 +39,10 @@ class ServiceSpec:
 
 
 def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
+    workers = max(1, params.engine_cpu // 1024)
+    # A quarter of the task's memory for rendered playlists, shared out among the workers;
+    # the rest holds the timelines, the asset indexes and the Python runtime of each worker.
+    render_cache_mb = max(16, params.engine_memory // (4 * workers))
     engine = ServiceSpec(
         name="engine",
         port=8000,
@@ -48,7 +52,8 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
         environment=(
             ("HOST", "0.0.0.0"),
             ("PORT", "8000"),
-            ("WORKERS", str(max(1, params.engine_cpu // 1024))),
+            ("WORKERS", str(workers)),
+            ("RENDER_CACHE_MB", str(render_cache_mb)),
             ("CHANNELMGRAPI", f"http://schedule.{NAMESPACE}:8001"),
             ("CORS_ORIGIN", "*"),
         ),

@@ -1,16 +1,21 @@
 """The channels an engine serves, with a render cache. Adapter-side state, but no I/O and no
 clock: every method takes `now_us` (microseconds since the epoch).
 
-Per channel only the window airing now is cached, with one rendering per variant; a request
-in the same window costs a dict lookup and a comparison. When the window moves the entry is
-replaced, so memory stays bounded by channels x variants.
+Per channel the engine keeps only its compiled timeline (the plan laid out against the shared
+asset indexes). Rendered playlists live in one least-recently-used cache for all channels,
+within a byte budget: an entry is one window (live, time-shifted or start-over) of one
+channel with its renderings per variant, and a request in the same window costs a dict lookup
+and a comparison. When a window slides, the new one reuses the old one's segments and texts,
+so it renders only the segment that joined. An evicted or stale entry is simply rendered
+again: playlists are a pure function of (timeline, now).
 """
 
 from __future__ import annotations
 
 import hashlib
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from engine.errors import BadRequest, NotFound, NotOnAir
@@ -19,9 +24,17 @@ from engine.render import render_media_playlist, render_multivariant_playlist, s
 from engine.timeline import Group, GroupKind, Slot, Timeline
 from engine.window import Window, live_window, program_window
 
-SHIFT_CACHE_SIZE = 16
-"""Time-shifted or start-over windows cached per channel (the most recently made stay)."""
+DEFAULT_CACHE_BYTES = 256 * 1_048_576
+"""Render cache budget unless told otherwise (RENDER_CACHE_MB)."""
 FOREVER_US = 2**62
+SLOT_BYTES = 400
+"""What a memoised Slot costs in memory, about (the object and its dict entry)."""
+ENTRY_BYTES = 1_000
+"""What an entry costs besides its texts and playlists, about."""
+
+WindowKey = tuple[str, bool, int]
+"""(channel id, start-over, value): a live or time-shifted window by its shift in
+microseconds (0: live), or a start-over window by its program's start (Unix ms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,26 +50,32 @@ class Rendered:
 
 
 @dataclass(slots=True)
-class _CurrentWindow:
+class _CachedWindow:
+    """One window of one channel, with its renderings per variant."""
+
+    timeline: Timeline
     window: Window
     valid_from_us: int
     valid_until_us: int
-    media: dict[int, Rendered] = field(default_factory=dict)
     ended: bool = False
     playlist_event: bool = False
+    media: dict[int, Rendered] = field(default_factory=dict)
     texts: dict[tuple[int, int, bool], str] = field(default_factory=dict)
-    """Segment texts of a time-shifted or start-over window, carried to the next window of
-    the same shift so that a slide renders only the new segment, as live does."""
+    """Segment texts by (media sequence, variant, first listed), carried to the next window
+    of the same key so that a slide renders only the new segment."""
+    size: int = 0
 
-    def rendered(self, timeline: Timeline, variant: int, hit: bool) -> tuple[Rendered, bool]:
-        """The variant's playlist of this window, rendered once; and whether it was cached."""
-        found = self.media.get(variant)
-        if found is None:
-            found = self.media[variant] = Rendered.of(self.render(timeline, variant))
-            return found, False
-        return found, hit
+    def measure(self) -> int:
+        return (
+            ENTRY_BYTES
+            + SLOT_BYTES * len(self.window.slots)
+            + sum(len(text) + 100 for text in self.texts.values())
+            + sum(len(r.body) + 100 for r in self.media.values())
+        )
 
-    def render(self, timeline: Timeline, variant: int) -> bytes:
+    def render(self, variant: int) -> bytes:
+        timeline = self.timeline
+
         def text(slot: Slot, previous: Slot | None, variant: int) -> str:
             key = (slot.media_sequence, variant, previous is None)
             found = self.texts.get(key)
@@ -69,40 +88,59 @@ class _CurrentWindow:
         )
 
 
+class RenderCache:
+    """Windows of every channel, least recently used first, within `budget_bytes`.
+
+    Sizes are estimates (texts and playlist bytes plus a fixed cost per slot and entry); the
+    entry in use is never evicted, so one oversized window still works.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self.bytes = 0
+        self.evictions = 0
+        self._entries: OrderedDict[WindowKey, _CachedWindow] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: WindowKey) -> _CachedWindow | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: WindowKey, entry: _CachedWindow) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old.size
+        self._entries[key] = entry
+        entry.size = entry.measure()
+        self.bytes += entry.size
+        self._evict()
+
+    def resize(self, entry: _CachedWindow) -> None:
+        """Account for what was added to an entry (a variant rendered)."""
+        size = entry.measure()
+        self.bytes += size - entry.size
+        entry.size = size
+        self._evict()
+
+    def _evict(self) -> None:
+        while self.bytes > self.budget_bytes and len(self._entries) > 1:
+            _, oldest = self._entries.popitem(last=False)
+            self.bytes -= oldest.size
+            self.evictions += 1
+
+
 @dataclass(slots=True)
 class _Channel:
-    """Per-channel caches. Slots and segment texts are memoised by media sequence number: both
-    are pure functions of it, so a window that slides by one segment renders one segment."""
+    """What the engine keeps per channel: its timeline, and the multivariant playlist (one
+    rendering per URI style), which changes only with the plan."""
 
     timeline: Timeline
     variants: dict[str, int]
-    current: _CurrentWindow | None = None
-    shifted: dict[int, _CurrentWindow] = field(default_factory=dict)
-    """Windows of time-shifted and start-over playlists, by shift (or program start) key."""
     multivariant: dict[str, Rendered] = field(default_factory=dict)
-    slots: dict[int, Slot] = field(default_factory=dict)
-    texts: dict[tuple[int, int, bool], str] = field(default_factory=dict)
-
-    def slot(self, media_sequence: int) -> Slot:
-        slot = self.slots.get(media_sequence)
-        if slot is None:
-            slot = self.slots[media_sequence] = self.timeline.slot(media_sequence)
-        return slot
-
-    def text(self, slot: Slot, previous: Slot | None, variant: int) -> str:
-        key = (slot.media_sequence, variant, previous is None)
-        text = self.texts.get(key)
-        if text is None:
-            text = self.texts[key] = segment_text(self.timeline, slot, previous, variant)
-        return text
-
-    def forget_before(self, media_sequence: int, window_length: int) -> None:
-        """Drop memoised segments that left the window, in batches (when the memo holds more
-        than twice the window), so memory stays bounded without work on every slide."""
-        if len(self.slots) <= 2 * window_length + 8:
-            return
-        self.slots = {k: v for k, v in self.slots.items() if k >= media_sequence}
-        self.texts = {k: v for k, v in self.texts.items() if k[0] >= media_sequence}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +156,18 @@ class MediaPlaylist:
 class Channels:
     """Compiled timelines by channel id; `replace` swaps them all at once."""
 
-    def __init__(self, timelines: Mapping[str, Timeline] | None = None) -> None:
+    def __init__(
+        self,
+        timelines: Mapping[str, Timeline] | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
         self._channels: dict[str, _Channel] = {}
+        self.cache = RenderCache(cache_bytes)
         self.replace(timelines or {})
 
     def replace(self, timelines: Mapping[str, Timeline]) -> None:
+        """Serve these timelines from now on. Cached windows of a changed channel are
+        stale from then on (they name their timeline) and age out of the cache."""
         channels = {}
         for channel_id, timeline in timelines.items():
             old = self._channels.get(channel_id)
@@ -132,6 +177,15 @@ class Channels:
             variants = {entry.name: i for i, entry in enumerate(timeline.plan.channel.profile)}
             channels[channel_id] = _Channel(timeline, variants)
         self._channels = channels
+
+    def update(self, changed: Mapping[str, Timeline], removed: Iterable[str] = ()) -> None:
+        """Serve new timelines for the `changed` channels and stop serving `removed` ones;
+        the others are not touched (cost: the number of changes, not of channels)."""
+        for channel_id, timeline in changed.items():
+            variants = {entry.name: i for i, entry in enumerate(timeline.plan.channel.profile)}
+            self._channels[channel_id] = _Channel(timeline, variants)
+        for channel_id in removed:
+            self._channels.pop(channel_id, None)
 
     def __len__(self) -> int:
         return len(self._channels)
@@ -161,75 +215,63 @@ class Channels:
         (time-shift: the same segments, numbers and dates, later)."""
         channel = self._get(channel_id)
         variant = self._variant(channel_id, channel, variant_name)
-        if shift_us:
-            return self._shifted(channel, variant, now_us, shift_us)
-        current = channel.current
-        hit = current is not None and current.valid_from_us <= now_us < current.valid_until_us
-        if current is None or not hit:
-            window = live_window(channel.timeline, now_us, channel.slot)
-            current = _CurrentWindow(window, window.slots[-1].end_us, window.next_change_us)
-            channel.current = current
-            channel.forget_before(window.media_sequence, len(window.slots))
-        rendered = current.media.get(variant)
-        if rendered is None:
-            hit = False
-            body = render_media_playlist(channel.timeline, current.window, variant, channel.text)
-            rendered = Rendered.of(body)
-            current.media[variant] = rendered
-        return MediaPlaylist(
-            rendered, current.valid_until_us, hit, channel.timeline.plan.channel.target_duration_s
-        )
-
-    def _cached(
-        self,
-        channel: _Channel,
-        key: int,
-        at_us: int,
-        make: Callable[[Callable[[int], Slot]], _CurrentWindow],
-    ) -> tuple[_CurrentWindow, bool]:
-        """The cached window for `key` if still current at at_us, else a new one from make(slot
-        lookup), reusing the previous window's segments and texts."""
-        old = channel.shifted.get(key)
-        if old is not None and old.valid_from_us <= at_us < old.valid_until_us:
-            return old, True
-        known = {} if old is None else {s.media_sequence: s for s in old.window.slots}
-
-        def slot_at(media_sequence: int) -> Slot:
-            found = known.get(media_sequence)
-            return found if found is not None else channel.timeline.slot(media_sequence)
-
-        current = make(slot_at)
-        if old is not None:
-            first = current.window.media_sequence
-            current.texts = {k: v for k, v in old.texts.items() if k[0] >= first}
-        elif len(channel.shifted) >= SHIFT_CACHE_SIZE:
-            channel.shifted.pop(next(iter(channel.shifted)))
-        channel.shifted[key] = current
-        return current, False
-
-    def _shifted(
-        self, channel: _Channel, variant: int, now_us: int, shift_us: int
-    ) -> MediaPlaylist:
         timeline = channel.timeline
-        self.check_shift(timeline.plan.channel.id, shift_us)
+        if shift_us:
+            self.check_shift(channel_id, shift_us)
         at = now_us - shift_us
 
-        def make(slot_at: Callable[[int], Slot]) -> _CurrentWindow:
+        def make(slot_at: Callable[[int], Slot]) -> _CachedWindow:
             try:
                 window = live_window(timeline, at, slot_at)
             except NotOnAir as error:
+                if not shift_us:
+                    raise
                 raise BadRequest(
                     "seconds",
                     f"reaches before the channel's history; at most "
                     f"{max(0, now_us - error.until_us) // US_PER_S} now",
                 ) from None
-            return _CurrentWindow(window, window.slots[-1].end_us, window.next_change_us)
+            return _CachedWindow(timeline, window, window.slots[-1].end_us, window.next_change_us)
 
-        current, hit = self._cached(channel, shift_us, at, make)
-        rendered, hit = current.rendered(timeline, variant, hit)
+        return self._playlist((channel_id, False, shift_us), channel, variant, at, make, shift_us)
+
+    def _playlist(
+        self,
+        key: WindowKey,
+        channel: _Channel,
+        variant: int,
+        at_us: int,
+        make: Callable[[Callable[[int], Slot]], _CachedWindow],
+        shift_us: int = 0,
+    ) -> MediaPlaylist:
+        """The variant's playlist of the window `key` at at_us: cached while still current,
+        else made by make(slot lookup) reusing the previous window's segments and texts."""
+        timeline = channel.timeline
+        cached = self.cache.get(key)
+        if cached is not None and cached.timeline is not timeline:
+            cached = None  # the plan changed
+        hit = cached is not None and cached.valid_from_us <= at_us < cached.valid_until_us
+        if cached is None or not hit:
+            known = {} if cached is None else {s.media_sequence: s for s in cached.window.slots}
+
+            def slot_at(media_sequence: int) -> Slot:
+                found = known.get(media_sequence)
+                return found if found is not None else timeline.slot(media_sequence)
+
+            fresh = make(slot_at)
+            if cached is not None:
+                first = fresh.window.media_sequence
+                fresh.texts = {k: v for k, v in cached.texts.items() if k[0] >= first}
+            self.cache.put(key, fresh)
+            cached = fresh
+        rendered = cached.media.get(variant)
+        if rendered is None:
+            hit = False
+            rendered = cached.media[variant] = Rendered.of(cached.render(variant))
+            self.cache.resize(cached)
         return MediaPlaylist(
             rendered,
-            current.valid_until_us + shift_us,
+            cached.valid_until_us + shift_us,
             hit,
             timeline.plan.channel.target_duration_s,
         )
@@ -277,18 +319,19 @@ class Channels:
         timeline = channel.timeline
         group = self.program(channel_id, start_ms, now_us)
 
-        def make(slot_at: Callable[[int], Slot]) -> _CurrentWindow:
+        def make(slot_at: Callable[[int], Slot]) -> _CachedWindow:
             window, ended = program_window(timeline, group, now_us, slot_at)
             until = FOREVER_US if ended else window.next_change_us
-            return _CurrentWindow(
-                window, window.slots[-1].end_us, until, ended=ended, playlist_event=True
+            return _CachedWindow(
+                timeline,
+                window,
+                window.slots[-1].end_us,
+                until,
+                ended=ended,
+                playlist_event=True,
             )
 
-        current, hit = self._cached(channel, -start_ms, now_us, make)
-        rendered, hit = current.rendered(timeline, variant, hit)
-        return MediaPlaylist(
-            rendered, current.valid_until_us, hit, timeline.plan.channel.target_duration_s
-        )
+        return self._playlist((channel_id, True, start_ms), channel, variant, now_us, make)
 
     def multivariant_playlist(
         self, channel_id: str, style: str, variant_uri: Callable[[str], str]

@@ -23,6 +23,7 @@ from engine.model import (
     Key,
     Rendition,
     Segment,
+    SegmentTable,
 )
 
 BOUNDARY_TOLERANCE_US = 50_000
@@ -49,7 +50,7 @@ def _byterange(value: str | None, next_offset: int) -> ByteRange | None:
     return ByteRange(int(length), int(offset) if offset else next_offset)
 
 
-def _segments(url: str, text: str, rendition: str) -> tuple[tuple[Segment, ...], bool]:
+def _segments(url: str, text: str, rendition: str) -> tuple[SegmentTable, bool]:
     playlist = m3u8.loads(text, uri=url)
     where = f"rendition {rendition!r} ({url})"
     if playlist.is_variant:
@@ -90,7 +91,7 @@ def _segments(url: str, text: str, rendition: str) -> tuple[tuple[Segment, ...],
                 discontinuity=bool(source.discontinuity) and number > 0,
             )
         )
-    return tuple(segments), bool(playlist.is_independent_segments)
+    return SegmentTable.of(segments), bool(playlist.is_independent_segments)
 
 
 def _rendition_name(stream_info: Any, index: int, taken: set[str]) -> str:

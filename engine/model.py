@@ -8,14 +8,18 @@ is printed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import accumulate
+from typing import TypeVar, overload
 
 from engine.errors import PlanError
 
 US_PER_S = 1_000_000
+_T = TypeVar("_T")
 
 AssetKey = tuple[str, int]
 """An asset version: (asset id, version)."""
@@ -82,6 +86,258 @@ class Segment:
     discontinuity: bool = False
 
 
+NUMBER_FIELD = re.compile(r"\$Number(?:%0([1-9][0-9]?)d)?\$")
+"""The segment number in a URI template (as in DASH SegmentTemplate): $Number$ or $Number%05d$."""
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedNames:
+    """Segment names that differ only by a counting number: `before`, number, `after`.
+
+    width 0: the number is written plainly; otherwise zero-padded to `width` digits.
+    """
+
+    before: str
+    after: str
+    first: int
+    width: int
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> str:
+        return f"{self.before}{self.first + index:0{self.width}d}{self.after}"
+
+    @property
+    def template(self) -> str:
+        number = f"$Number%0{self.width}d$" if self.width else "$Number$"
+        return self.before.replace("$", "$$") + number + self.after.replace("$", "$$")
+
+    @classmethod
+    def from_template(cls, template: str, first: int, count: int) -> NumberedNames:
+        """ValueError unless the template holds exactly one $Number$ field."""
+        fields = list(NUMBER_FIELD.finditer(template))
+        if len(fields) != 1:
+            raise ValueError("needs exactly one $Number$ or $Number%0Nd$ field")
+        found = fields[0]
+        before, after = template[: found.start()], template[found.end() :]
+        if "$" in before.replace("$$", "") or "$" in after.replace("$$", ""):
+            raise ValueError("a lone '$' outside $Number$ must be written '$$'")
+        width = int(found.group(1) or 0)
+        return cls(before.replace("$$", "$"), after.replace("$$", "$"), first, width, count)
+
+    @classmethod
+    def detect(cls, names: Sequence[str]) -> NumberedNames | None:
+        """The numbered form of `names`, when one run of digits counts up by one."""
+        if not names:
+            return None
+        first = names[0]
+        for digits in reversed(list(_DIGITS.finditer(first))):
+            text = digits.group()
+            padded = len(text) > 1 and text[0] == "0"
+            candidate = cls(
+                first[: digits.start()],
+                first[digits.end() :],
+                int(text),
+                len(text) if padded else 0,
+                len(names),
+            )
+            if candidate[len(names) - 1] == names[-1] and all(
+                name == candidate[i] for i, name in enumerate(names)
+            ):
+                return candidate
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class PackedNames:
+    """Segment names of any shape, packed into one string with their start offsets."""
+
+    text: str
+    offsets: array[int]
+    """offsets[i]: where name i starts in text; offsets[-1] == len(text)."""
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, index: int) -> str:
+        return self.text[self.offsets[index] : self.offsets[index + 1]]
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    @classmethod
+    def of(cls, names: Sequence[str]) -> PackedNames:
+        return cls("".join(names), array("q", (0, *accumulate(len(n) for n in names))))
+
+
+SegmentNames = NumberedNames | PackedNames
+
+
+def _shared_directory(uris: Sequence[str]) -> str:
+    """The longest prefix ending in '/' that all URIs share ('' when none)."""
+    if not uris:
+        return ""
+    low, high = min(uris), max(uris)  # the lexical extremes bound every common prefix
+    length = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), len(low))
+    return low[: low.rfind("/", 0, length) + 1]
+
+
+def _changes(values: Sequence[_T]) -> tuple[tuple[int, _T], ...]:
+    """(index, value) wherever the value differs from the one before (run-length form)."""
+    found: list[tuple[int, _T]] = []
+    for index, value in enumerate(values):
+        if not found or found[-1][1] != value:
+            found.append((index, value))
+    return tuple(found)
+
+
+def _value_at(changes: tuple[tuple[int, _T], ...], starts: tuple[int, ...], index: int) -> _T:
+    return changes[bisect_right(starts, index) - 1][1]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTable(Sequence[Segment]):
+    """The segments of one rendition, stored compactly and read as a sequence of Segment.
+
+    A 2-hour rendition of 2-second segments is 3,600 segments; as Segment objects with their
+    absolute URIs that is about a megabyte, as this table about 30 kB (or 60 kB when the names
+    are not numbered): durations are a typed array, URIs one shared prefix plus either a
+    numbered name template or one packed string, and the init section and key (which change
+    rarely, if ever) are kept only where they change, as an HLS playlist states them.
+    """
+
+    uri_prefix: str
+    names: SegmentNames
+    durations_us: array[int]
+    byteranges: tuple[array[int], array[int]] | None = None
+    """(lengths, offsets) of every segment's EXT-X-BYTERANGE, or None when none has one."""
+    inits: tuple[tuple[int, InitSection | None], ...] = ((0, None),)
+    """(first segment, init section) at each change; the first entry is at segment 0."""
+    keys: tuple[tuple[int, Key | None], ...] = ((0, None),)
+    """(first segment, key) at each change; the first entry is at segment 0."""
+    discontinuities: tuple[int, ...] = ()
+    """Sorted indexes of the segments with EXT-X-DISCONTINUITY before them in the source."""
+    _init_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _key_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        count = len(self.durations_us)
+        if len(self.names) != count:
+            raise ValueError(f"{len(self.names)} URIs for {count} segments")
+        if self.byteranges is not None and not (
+            len(self.byteranges[0]) == len(self.byteranges[1]) == count
+        ):
+            raise ValueError(f"byte ranges are not given for all {count} segments")
+        for name, changes in (("init sections", self.inits), ("keys", self.keys)):
+            starts = [start for start, _ in changes]
+            if (
+                not starts
+                or starts[0] != 0
+                or starts != sorted(set(starts))
+                or starts[-1] >= max(count, 1)
+            ):
+                raise ValueError(f"{name} must change at increasing segments from segment 0")
+        if any(not 0 <= i < count for i in self.discontinuities) or list(
+            self.discontinuities
+        ) != sorted(set(self.discontinuities)):
+            raise ValueError("discontinuities must be increasing segment indexes")
+        object.__setattr__(self, "_init_starts", tuple(start for start, _ in self.inits))
+        object.__setattr__(self, "_key_starts", tuple(start for start, _ in self.keys))
+
+    @classmethod
+    def of(cls, segments: Sequence[Segment]) -> SegmentTable:
+        """The table of a list of segments (numbered names are found when they count up)."""
+        uris = [s.uri for s in segments]
+        prefix = _shared_directory(uris)
+        names = [uri[len(prefix) :] for uri in uris]
+        ranges = [s.byterange for s in segments]
+        byteranges = None
+        if any(r is not None for r in ranges):
+            if not all(r is not None for r in ranges):
+                raise ValueError("either every segment has a byte range or none has")
+            byteranges = (
+                array("q", (r.length for r in ranges if r is not None)),
+                array("q", (r.offset for r in ranges if r is not None)),
+            )
+        return cls(
+            uri_prefix=prefix,
+            names=NumberedNames.detect(names) or PackedNames.of(names),
+            durations_us=array("q", (s.duration_us for s in segments)),
+            byteranges=byteranges,
+            inits=_changes([s.init for s in segments]) or ((0, None),),
+            keys=_changes([s.key for s in segments]) or ((0, None),),
+            discontinuities=tuple(i for i, s in enumerate(segments) if s.discontinuity),
+        )
+
+    def __len__(self) -> int:
+        return len(self.durations_us)
+
+    def __hash__(self) -> int:
+        return hash((self.uri_prefix, self.names, self.durations_us.tobytes()))
+
+    @overload
+    def __getitem__(self, index: int) -> Segment: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Segment]: ...
+
+    def __getitem__(self, index: int | slice) -> Segment | Sequence[Segment]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("segment index out of range")
+        byterange = None
+        if self.byteranges is not None:
+            byterange = ByteRange(self.byteranges[0][index], self.byteranges[1][index])
+        return Segment(
+            uri=self.uri(index),
+            duration_us=self.durations_us[index],
+            byterange=byterange,
+            init=self.init_at(index),
+            key=self.key_at(index),
+            discontinuity=bool(self.discontinuities) and self.is_discontinuity(index),
+        )
+
+    def uri(self, index: int) -> str:
+        """The absolute URI of segment `index` (0 <= index < len)."""
+        return self.uri_prefix + self.names[index]
+
+    def init_at(self, index: int) -> InitSection | None:
+        inits = self.inits
+        return inits[0][1] if len(inits) == 1 else _value_at(inits, self._init_starts, index)
+
+    def key_at(self, index: int) -> Key | None:
+        keys = self.keys
+        return keys[0][1] if len(keys) == 1 else _value_at(keys, self._key_starts, index)
+
+    def is_discontinuity(self, index: int) -> bool:
+        found = bisect_left(self.discontinuities, index)
+        return found < len(self.discontinuities) and self.discontinuities[found] == index
+
+    def discontinuities_within(self, first: int, end: int) -> tuple[int, ...]:
+        """Indexes i with first < i < end that start with a source discontinuity."""
+        return self.discontinuities[
+            bisect_right(self.discontinuities, first) : bisect_left(self.discontinuities, end)
+        ]
+
+    @property
+    def has_init(self) -> bool:
+        return any(init is not None for _, init in self.inits)
+
+    @property
+    def has_byteranges(self) -> bool:
+        return self.byteranges is not None
+
+    @property
+    def has_keyformat(self) -> bool:
+        return any(k is not None and (k.keyformat or k.keyformatversions) for _, k in self.keys)
+
+
 @dataclass(frozen=True, slots=True)
 class Rendition:
     """One variant stream of an asset (a media playlist and its STREAM-INF attributes).
@@ -91,7 +347,7 @@ class Rendition:
 
     name: str
     bandwidth: int
-    segments: tuple[Segment, ...]
+    segments: SegmentTable
     codecs: str | None = None
     resolution: tuple[int, int] | None = None
     frame_rate: float | None = None
@@ -103,6 +359,7 @@ class AssetIndex:
 
     All renditions have the same segment boundaries; the timeline uses the first rendition's
     durations for every rendition, so that renditions agree exactly on dates and sequence.
+    An engine keeps one AssetIndex per asset version, shared by every channel that plays it.
     """
 
     id: str
@@ -112,8 +369,9 @@ class AssetIndex:
     independent_segments: bool
     renditions: tuple[Rendition, ...]
     title: str = ""
-    prefix_us: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    prefix_us: array[int] = field(init=False, repr=False, compare=False)
     """prefix_us[i]: start of segment i relative to the asset start; prefix_us[-1]: duration."""
+    longest_segment_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = f"asset {self.id!r}"
@@ -136,10 +394,11 @@ class AssetIndex:
                     f"has {len(rendition.segments)} segments, rendition "
                     f"{self.renditions[0].name!r} has {count}: segment boundaries must line up",
                 )
-        durations = [s.duration_us for s in self.renditions[0].segments]
+        durations = self.renditions[0].segments.durations_us
         if min(durations) <= 0:
             raise PlanError(where, "segments", "every segment needs a positive duration")
-        object.__setattr__(self, "prefix_us", (0, *accumulate(durations)))
+        object.__setattr__(self, "prefix_us", array("q", (0, *accumulate(durations))))
+        object.__setattr__(self, "longest_segment_us", max(durations))
 
     @property
     def key(self) -> AssetKey:
@@ -154,11 +413,16 @@ class AssetIndex:
     def duration_us(self) -> int:
         return self.prefix_us[-1]
 
+    @property
+    def discontinuities(self) -> tuple[int, ...]:
+        """Source discontinuities (segment indexes), the same in every rendition."""
+        return self.renditions[0].segments.discontinuities
+
     def segment_duration_us(self, index: int) -> int:
         return self.prefix_us[index + 1] - self.prefix_us[index]
 
     def max_segment_us(self) -> int:
-        return max(self.segment_duration_us(i) for i in range(self.segment_count))
+        return self.longest_segment_us
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ A plan directory holds one `<channel>.json` plan per channel and an `assets/` fo
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,10 +31,14 @@ from engine.model import (
     Container,
     InitSection,
     Key,
+    NumberedNames,
+    PackedNames,
     Plan,
     ProfileEntry,
     Rendition,
     Segment,
+    SegmentNames,
+    SegmentTable,
     describe,
 )
 
@@ -87,6 +92,8 @@ class KeyModel(_Strict):
 
 
 class SegmentModel(_Strict):
+    """One segment, written out in full (the long form of a rendition's segments)."""
+
     uri: str = Field(min_length=1)
     duration_us: int = Field(ge=1)
     byterange: ByteRangeModel | None = None
@@ -95,13 +102,196 @@ class SegmentModel(_Strict):
     discontinuity: bool = False
 
 
+class InitChangeModel(_Strict):
+    """From `segment` on, segments use this init section (EXT-X-MAP), or none."""
+
+    segment: int = Field(ge=0)
+    init: InitModel | None = None
+
+
+class KeyChangeModel(_Strict):
+    """From `segment` on, segments use this key (EXT-X-KEY), or none."""
+
+    segment: int = Field(ge=0)
+    key: KeyModel | None = None
+
+
 class RenditionModel(_Strict):
+    """A rendition, with its segments in one of two forms.
+
+    Compact (what engines are sent, and what `from_core` writes): `durations_us` and the URIs
+    as `uri_prefix` plus either `uri_template` (with $Number$ or $Number%05d$ counting up
+    from `first_number`) or `uris` (one name per segment); `byteranges` as [length, offset]
+    pairs; `inits` and `keys` only where they change; `discontinuities` as segment indexes.
+
+    Long: `segments`, one object per segment (easier to write by hand).
+    """
+
     name: Slug
     bandwidth: int = Field(ge=0)
     codecs: str | None = None
     resolution: Resolution | None = None
     frame_rate: float | None = Field(default=None, gt=0)
-    segments: list[SegmentModel] = Field(min_length=1)
+    segments: list[SegmentModel] | None = Field(default=None, min_length=1)
+    uri_prefix: str = ""
+    uri_template: str | None = None
+    first_number: int = Field(default=0, ge=0)
+    uris: list[str] | None = None
+    durations_us: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, min_length=1)
+    byteranges: list[tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=0)]]] | None = None
+    inits: list[InitChangeModel] = Field(default_factory=list)
+    keys: list[KeyChangeModel] = Field(default_factory=list)
+    discontinuities: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+
+    def _table(self, where: str) -> SegmentTable:
+        if self.segments is not None:
+            compact = ("durations_us", "uri_template", "uris", "byteranges")
+            extra = [name for name in compact if getattr(self, name) is not None]
+            if extra:
+                raise PlanError(where, extra[0], "give either `segments` or the compact form")
+            return SegmentTable.of([_segment(s) for s in self.segments])
+        if self.durations_us is None:
+            raise PlanError(where, "durations_us", "required (or `segments`)")
+        count = len(self.durations_us)
+        names: SegmentNames
+        if (self.uri_template is None) == (self.uris is None):
+            raise PlanError(where, "uri_template", "give exactly one of `uri_template` and `uris`")
+        if self.uri_template is not None:
+            try:
+                names = NumberedNames.from_template(self.uri_template, self.first_number, count)
+            except ValueError as error:
+                raise PlanError(where, "uri_template", str(error)) from None
+        else:
+            assert self.uris is not None
+            if len(self.uris) != count:
+                raise PlanError(where, "uris", f"has {len(self.uris)} URIs for {count} durations")
+            if not self.uri_prefix and not all(self.uris):
+                raise PlanError(where, "uris", "a segment URI is empty")
+            names = PackedNames.of(self.uris)
+        byteranges = None
+        if self.byteranges is not None:
+            if len(self.byteranges) != count:
+                raise PlanError(
+                    where, "byteranges", f"has {len(self.byteranges)} ranges for {count} segments"
+                )
+            byteranges = (
+                array("q", (length for length, _ in self.byteranges)),
+                array("q", (offset for _, offset in self.byteranges)),
+            )
+        inits = tuple((c.segment, _init(c.init)) for c in self.inits)
+        keys = tuple((c.segment, _key(c.key)) for c in self.keys)
+        for name, changes in (("inits", inits), ("keys", keys)):
+            starts = [start for start, _ in changes]
+            if starts and (starts != sorted(set(starts)) or starts[-1] >= count):
+                raise PlanError(
+                    where, name, f"segments must increase and be below {count} (the segment count)"
+                )
+        if self.discontinuities and (
+            self.discontinuities != sorted(set(self.discontinuities))
+            or self.discontinuities[-1] >= count
+        ):
+            raise PlanError(
+                where,
+                "discontinuities",
+                f"must be increasing segment indexes below {count} (the segment count)",
+            )
+        return SegmentTable(
+            uri_prefix=self.uri_prefix,
+            names=names,
+            durations_us=array("q", self.durations_us),
+            byteranges=byteranges,
+            inits=inits if inits[:1] and inits[0][0] == 0 else ((0, None), *inits),
+            keys=keys if keys[:1] and keys[0][0] == 0 else ((0, None), *keys),
+            discontinuities=tuple(self.discontinuities),
+        )
+
+    def to_core(self, asset_id: str) -> Rendition:
+        return Rendition(
+            name=self.name,
+            bandwidth=self.bandwidth,
+            codecs=self.codecs,
+            resolution=_resolution(self.resolution),
+            frame_rate=self.frame_rate,
+            segments=self._table(f"asset {asset_id!r}: rendition {self.name!r}"),
+        )
+
+    @classmethod
+    def from_core(cls, rendition: Rendition) -> RenditionModel:
+        table = rendition.segments
+        names = table.names
+        return cls(
+            name=rendition.name,
+            bandwidth=rendition.bandwidth,
+            codecs=rendition.codecs,
+            resolution=_resolution_text(rendition.resolution),
+            frame_rate=rendition.frame_rate,
+            uri_prefix=table.uri_prefix,
+            uri_template=names.template if isinstance(names, NumberedNames) else None,
+            first_number=names.first if isinstance(names, NumberedNames) else 0,
+            uris=None
+            if isinstance(names, NumberedNames)
+            else [names[i] for i in range(len(names))],
+            durations_us=table.durations_us.tolist(),
+            byteranges=None
+            if table.byteranges is None
+            else list(zip(table.byteranges[0].tolist(), table.byteranges[1].tolist(), strict=True)),
+            inits=[
+                InitChangeModel(segment=start, init=_init_model(init))
+                for start, init in table.inits
+                if start or init is not None
+            ],
+            keys=[
+                KeyChangeModel(segment=start, key=_key_model(key))
+                for start, key in table.keys
+                if start or key is not None
+            ],
+            discontinuities=list(table.discontinuities),
+        )
+
+
+def _byterange(value: ByteRangeModel | None) -> ByteRange | None:
+    return None if value is None else ByteRange(value.length, value.offset)
+
+
+def _byterange_model(value: ByteRange | None) -> ByteRangeModel | None:
+    return None if value is None else ByteRangeModel(length=value.length, offset=value.offset)
+
+
+def _init(value: InitModel | None) -> InitSection | None:
+    return None if value is None else InitSection(value.uri, _byterange(value.byterange))
+
+
+def _init_model(value: InitSection | None) -> InitModel | None:
+    if value is None:
+        return None
+    return InitModel(uri=value.uri, byterange=_byterange_model(value.byterange))
+
+
+def _key(value: KeyModel | None) -> Key | None:
+    return None if value is None else Key(**value.model_dump())
+
+
+def _key_model(value: Key | None) -> KeyModel | None:
+    if value is None:
+        return None
+    return KeyModel(
+        method=value.method,
+        uri=value.uri,
+        iv=value.iv,
+        keyformat=value.keyformat,
+        keyformatversions=value.keyformatversions,
+    )
+
+
+def _segment(model: SegmentModel) -> Segment:
+    return Segment(
+        uri=model.uri,
+        duration_us=model.duration_us,
+        byterange=_byterange(model.byterange),
+        init=_init(model.init),
+        key=_key(model.key),
+        discontinuity=model.discontinuity,
+    )
 
 
 class AssetIndexModel(_Strict):
@@ -114,49 +304,21 @@ class AssetIndexModel(_Strict):
     renditions: list[RenditionModel] = Field(min_length=1)
 
     def to_core(self) -> AssetIndex:
-        def byterange(value: ByteRangeModel | None) -> ByteRange | None:
-            return None if value is None else ByteRange(value.length, value.offset)
-
-        renditions = tuple(
-            Rendition(
-                name=r.name,
-                bandwidth=r.bandwidth,
-                codecs=r.codecs,
-                resolution=_resolution(r.resolution),
-                frame_rate=r.frame_rate,
-                segments=tuple(
-                    Segment(
-                        uri=s.uri,
-                        duration_us=s.duration_us,
-                        byterange=byterange(s.byterange),
-                        init=None
-                        if s.init is None
-                        else InitSection(s.init.uri, byterange(s.init.byterange)),
-                        key=None if s.key is None else Key(**s.key.model_dump()),
-                        discontinuity=s.discontinuity,
-                    )
-                    for s in r.segments
-                ),
+        try:
+            return AssetIndex(
+                id=self.id,
+                version=self.version,
+                url=self.url,
+                title=self.title,
+                container=Container(self.container),
+                independent_segments=self.independent_segments,
+                renditions=tuple(r.to_core(self.id) for r in self.renditions),
             )
-            for r in self.renditions
-        )
-        return AssetIndex(
-            id=self.id,
-            version=self.version,
-            url=self.url,
-            title=self.title,
-            container=Container(self.container),
-            independent_segments=self.independent_segments,
-            renditions=renditions,
-        )
+        except ValueError as error:  # a table the checks above let through
+            raise PlanError(f"asset {self.id!r}", "renditions", str(error)) from None
 
     @classmethod
     def from_core(cls, asset: AssetIndex) -> AssetIndexModel:
-        def byterange(value: ByteRange | None) -> ByteRangeModel | None:
-            return (
-                None if value is None else ByteRangeModel(length=value.length, offset=value.offset)
-            )
-
         return cls(
             id=asset.id,
             version=asset.version,
@@ -164,37 +326,7 @@ class AssetIndexModel(_Strict):
             title=asset.title,
             container=asset.container.value,
             independent_segments=asset.independent_segments,
-            renditions=[
-                RenditionModel(
-                    name=r.name,
-                    bandwidth=r.bandwidth,
-                    codecs=r.codecs,
-                    resolution=_resolution_text(r.resolution),
-                    frame_rate=r.frame_rate,
-                    segments=[
-                        SegmentModel(
-                            uri=s.uri,
-                            duration_us=s.duration_us,
-                            byterange=byterange(s.byterange),
-                            init=None
-                            if s.init is None
-                            else InitModel(uri=s.init.uri, byterange=byterange(s.init.byterange)),
-                            key=None
-                            if s.key is None
-                            else KeyModel(
-                                method=s.key.method,
-                                uri=s.key.uri,
-                                iv=s.key.iv,
-                                keyformat=s.key.keyformat,
-                                keyformatversions=s.key.keyformatversions,
-                            ),
-                            discontinuity=s.discontinuity,
-                        )
-                        for s in r.segments
-                    ],
-                )
-                for r in asset.renditions
-            ],
+            renditions=[RenditionModel.from_core(r) for r in asset.renditions],
         )
 
 

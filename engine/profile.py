@@ -7,12 +7,14 @@ high-motion asset into a 720p slot just because its bit rate is close.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from engine.errors import PlanError
-from engine.model import AssetIndex, ProfileEntry, Rendition
+from engine.model import AssetIndex, ProfileEntry
 
 
+@functools.lru_cache(maxsize=1024)
 def codec_families(codecs: str | None) -> frozenset[str]:
     """'avc1.4d401e,mp4a.40.2' -> {'avc1', 'mp4a'}. avc3 counts as avc1, hev1 as hvc1."""
     if not codecs:
@@ -25,19 +27,24 @@ def codec_families(codecs: str | None) -> frozenset[str]:
     return frozenset(families)
 
 
-def _distance(entry: ProfileEntry, rendition: Rendition) -> tuple[float, float] | None:
+RenditionTraits = tuple[str | None, tuple[int, int] | None, int]
+"""What matching looks at in a rendition: (codecs, resolution, bandwidth)."""
+
+
+def _distance(entry: ProfileEntry, rendition: RenditionTraits) -> tuple[float, float] | None:
     """How far a rendition is from a profile entry; None when it cannot feed it at all."""
+    codecs, resolution, bandwidth = rendition
     wanted = codec_families(entry.codecs)
-    have = codec_families(rendition.codecs)
+    have = codec_families(codecs)
     if have and wanted and have != wanted:
         return None
-    if entry.resolution is None or rendition.resolution is None:
-        size = 0.0 if entry.resolution == rendition.resolution else 10.0
+    if entry.resolution is None or resolution is None:
+        size = 0.0 if entry.resolution == resolution else 10.0
     else:
         pixels_wanted = entry.resolution[0] * entry.resolution[1]
-        pixels_have = rendition.resolution[0] * rendition.resolution[1]
+        pixels_have = resolution[0] * resolution[1]
         size = abs(math.log(pixels_have / pixels_wanted))
-    rate = abs(math.log(rendition.bandwidth / entry.bandwidth)) if rendition.bandwidth else 5.0
+    rate = abs(math.log(bandwidth / entry.bandwidth)) if bandwidth else 5.0
     return (size, rate)
 
 
@@ -69,19 +76,32 @@ def profile_of(asset: AssetIndex) -> tuple[ProfileEntry, ...]:
 
 def map_renditions(profile: tuple[ProfileEntry, ...], asset: AssetIndex) -> tuple[int, ...]:
     """For each profile entry, the index of the asset rendition that feeds it."""
-    chosen: list[int] = []
-    for entry in profile:
-        candidates = [
-            (distance, index)
-            for index, rendition in enumerate(asset.renditions)
-            if (distance := _distance(entry, rendition)) is not None
-        ]
-        if not candidates:
+    traits = tuple((r.codecs, r.resolution, r.bandwidth) for r in asset.renditions)
+    chosen = _choose(profile, traits)
+    for entry, index in zip(profile, chosen, strict=True):
+        if index is None:
             raise PlanError(
                 f"asset {asset.id!r}",
                 "renditions",
                 f"no rendition matches the codecs {entry.codecs!r} of channel variant "
                 f"{entry.name!r}",
             )
-        chosen.append(min(candidates)[1])
+    return tuple(index for index in chosen if index is not None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _choose(
+    profile: tuple[ProfileEntry, ...], renditions: tuple[RenditionTraits, ...]
+) -> tuple[int | None, ...]:
+    """The best rendition for each profile entry (None: none can feed it). Channels share
+    a few profiles and assets a few ladders, so 10,000 channels compile with a few hundred
+    distinct matchings: remembered, not recomputed."""
+    chosen: list[int | None] = []
+    for entry in profile:
+        candidates = [
+            (distance, index)
+            for index, rendition in enumerate(renditions)
+            if (distance := _distance(entry, rendition)) is not None
+        ]
+        chosen.append(min(candidates)[1] if candidates else None)
     return tuple(chosen)

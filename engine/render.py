@@ -7,16 +7,18 @@ EXT-X-PLAYLIST-TYPE or EXT-X-ENDLIST (6.2.2).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from engine.model import US_PER_S, ByteRange, InitSection, Key, ProfileEntry, Segment
+from engine.model import US_PER_S, ByteRange, InitSection, Key, ProfileEntry, SegmentTable
 from engine.timeline import Slot, Timeline
 from engine.window import Window
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_duration(duration_us: int) -> str:
     """Seconds with at least three decimals: 2000000 -> '2.000', 2002002 -> '2.002002'."""
     whole, fraction = divmod(duration_us, US_PER_S)
@@ -24,8 +26,11 @@ def format_duration(duration_us: int) -> str:
     return f"{whole}.{digits}"
 
 
+@functools.lru_cache(maxsize=65_536)
 def format_date(instant_us: int) -> str:
-    """ISO 8601 with milliseconds and a zone (RFC 8216 4.3.2.6): 2026-11-23T18:00:02.000Z."""
+    """ISO 8601 with milliseconds and a zone (RFC 8216 4.3.2.6): 2026-11-23T18:00:02.000Z.
+
+    Remembered for the latest instants: every variant of a channel lists the same dates."""
     m = _EPOCH + timedelta(microseconds=instant_us)
     return (
         f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
@@ -74,32 +79,40 @@ def segment_text(timeline: Timeline, slot: Slot, previous: Slot | None, variant:
 
     Depends only on the segment, the one listed before it and the variant, so a caller may
     cache it per media sequence number: a segment's text never changes (RFC 8216 6.2.1).
+    Reads the asset's segment table field by field (no Segment is built: this runs for
+    every segment that joins a window).
     """
-    segment = _segment(timeline, slot, variant)
-    before = None if previous is None else _segment(timeline, previous, variant)
+    table = _table(timeline, slot, variant)
+    index = slot.segment
+    key, init = table.key_at(index), table.init_at(index)
     lines = []
     if slot.discontinuity:
         lines.append("#EXT-X-DISCONTINUITY")  # 4.3.2.3
     # A key and an init section are re-stated after every discontinuity, so that a client
     # joining there never inherits them from another asset (4.3.2.4, 4.3.2.5).
-    restate = before is None or slot.discontinuity
-    previous_key = None if before is None else before.key
-    if segment.key != previous_key or (restate and segment.key is not None):
-        lines.append(_key_tag(segment.key))
-    if segment.init is not None and (restate or before is None or segment.init != before.init):
-        lines.append(_map_tag(segment.init))
+    restate = previous is None or slot.discontinuity
+    if previous is None:
+        key_before = init_before = None
+    else:
+        before = _table(timeline, previous, variant)
+        key_before, init_before = before.key_at(previous.segment), before.init_at(previous.segment)
+    if key != key_before or (restate and key is not None):
+        lines.append(_key_tag(key))
+    if init is not None and (restate or init != init_before):
+        lines.append(_map_tag(init))
     lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_date(slot.start_us)}")  # 4.3.2.6
     lines.append(f"#EXTINF:{format_duration(slot.duration_us)},")  # 4.3.2.1
-    if segment.byterange is not None:
-        lines.append(f"#EXT-X-BYTERANGE:{_byterange(segment.byterange)}")  # 4.3.2.2
-    lines.append(segment.uri)
+    if table.byteranges is not None:
+        lengths, offsets = table.byteranges
+        lines.append(f"#EXT-X-BYTERANGE:{lengths[index]}@{offsets[index]}")  # 4.3.2.2
+    lines.append(table.uri(index))
     lines.append("")
     return "\n".join(lines)
 
 
-def _segment(timeline: Timeline, slot: Slot, variant: int) -> Segment:
+def _table(timeline: Timeline, slot: Slot, variant: int) -> SegmentTable:
     asset = slot.asset
-    return asset.renditions[timeline.renditions[asset.key][variant]].segments[slot.segment]
+    return asset.renditions[timeline.renditions[asset.key][variant]].segments
 
 
 def render_media_playlist(

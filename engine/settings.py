@@ -36,7 +36,8 @@ class EngineSettings:
     port), CLOCK_START (RFC 3339 instant the clock starts at; simulations only), CLOCK_SPEED
     (clock rate, 1 = real time; simulations only), CORS_ORIGIN (Access-Control-Allow-Origin
     on playlists, default '*'), CHANNELMGRAPI (base URL of the schedule service whose plan
-    feed the engine follows, instead of PLANS_PATH), SYNC_INTERVAL_MS (how often it polls).
+    feed the engine follows, instead of PLANS_PATH), SYNC_INTERVAL_MS (how often it polls),
+    RENDER_CACHE_MB (memory budget of the cache of rendered playlists, per process).
     """
 
     host: str = "0.0.0.0"
@@ -48,6 +49,7 @@ class EngineSettings:
     cors_origin: str = "*"
     channel_manager_url: str | None = None
     sync_interval_ms: int = 1000
+    render_cache_mb: int = 256
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EngineSettings:
@@ -84,4 +86,5 @@ class EngineSettings:
             cors_origin=environ.get("CORS_ORIGIN") or "*",
             channel_manager_url=manager,
             sync_interval_ms=env_integer(environ, "SYNC_INTERVAL_MS", 1000, 50, 60_000),
+            render_cache_mb=env_integer(environ, "RENDER_CACHE_MB", 256, 1, 1_048_576),
         )

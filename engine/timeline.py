@@ -205,7 +205,7 @@ def _is_successor(previous: tuple[AssetIndex, int] | None, asset: AssetIndex, in
     return (
         previous_asset.key == asset.key
         and index == previous_index + 1
-        and not asset.renditions[0].segments[index].discontinuity
+        and not asset.renditions[0].segments.is_discontinuity(index)
     )
 
 
@@ -241,12 +241,8 @@ class _Builder:
         previous: tuple[AssetIndex, int] | None = None
         for piece in pieces:
             first = piece.first
-            for index in range(piece.first, piece.end + 1):
-                split = index == piece.end or (
-                    index > first and piece.asset.renditions[0].segments[index].discontinuity
-                )
-                if not split:
-                    continue
+            splits = piece.asset.renditions[0].segments.discontinuities_within(first, piece.end)
+            for index in (*splits, piece.end):
                 discontinuity = bool(runs) and not _is_successor(previous, piece.asset, first)
                 rel_dsn += discontinuity
                 run = Run(
@@ -381,18 +377,14 @@ def _check_asset(plan: Plan, asset: AssetIndex, container: Container) -> None:
 
 def _playlist_version(assets: list[AssetIndex]) -> int:
     """Lowest EXT-X-VERSION for what the channel may emit (RFC 8216 section 7)."""
-    version = 3  # floating-point EXTINF
-    for asset in assets:
-        for rendition in asset.renditions:
-            for segment in rendition.segments:
-                if segment.init is not None:
-                    return 6  # EXT-X-MAP in a media playlist without I-FRAMES-ONLY
-                if segment.byterange is not None:
-                    version = max(version, 4)
-                key = segment.key
-                if key is not None and (key.keyformat or key.keyformatversions):
-                    version = max(version, 5)
-    return version
+    tables = [rendition.segments for asset in assets for rendition in asset.renditions]
+    if any(table.has_init for table in tables):
+        return 6  # EXT-X-MAP in a media playlist without I-FRAMES-ONLY
+    if any(table.has_keyformat for table in tables):
+        return 5
+    if any(table.has_byteranges for table in tables):
+        return 4
+    return 3  # floating-point EXTINF
 
 
 def edit_reach_us(channel: Channel) -> int:
@@ -414,7 +406,7 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
     slate = assets.get(channel.slate_key)
     if slate is None:
         raise PlanError(where, "slate", f"unknown {describe(channel.slate_key)}")
-    if any(s.discontinuity for s in slate.renditions[0].segments[1:]):
+    if any(index > 0 for index in slate.discontinuities):
         raise PlanError(where, "slate", "a slate must not contain EXT-X-DISCONTINUITY")
     used = {key: assets[key] for key in plan.asset_keys() if key in assets}
     for asset in used.values():

@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from engine.errors import PlanError
-from engine.model import US_PER_S
+from engine.model import US_PER_S, AssetKey
 from engine.model import Channel as CoreChannel
 from engine.plan_format import PlanModel, ProfileEntryModel, to_us
 from engine.profile import map_renditions, profile_of
@@ -106,6 +107,7 @@ class Metrics:
 
 
 METRICS = web.AppKey("metrics", Metrics)
+FEED_PAGES = web.AppKey("feed_pages", OrderedDict[tuple[int, int | None, str, int, int], bytes])
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -846,13 +848,78 @@ async def compact_plans(app: web.Application) -> int:
     return moved
 
 
+PLAN_PAGE_SIZE = 1000
+FEED_PAGE_CACHE = 16
+"""Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
+"""Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
+
+
 async def get_plans(request: web.Request) -> web.Response:
     since = _query_int(request, "since", 0, 0, 10**12) or 0
-    revision, plans, deleted = await request.app[STORE].plans_since(since)
-    feed = models.PlanFeed(
-        revision=revision, plans=[PlanModel.from_core(p) for p in plans], deleted=deleted
+    until = _query_int(request, "until", None, 0, 10**12)
+    limit = _query_int(request, "limit", PLAN_PAGE_SIZE, 1, PLAN_PAGE_SIZE) or PLAN_PAGE_SIZE
+    after = request.query.get("after")
+    if after is None:
+        after = ""
+    elif not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", after):
+        raise BadRequest("after", f"{after[:80]!r} is not a channel id")
+    store = request.app[STORE]
+    # Every engine replica cold-starting reads the same pages: a page is kept while no plan
+    # has changed (the latest revision is part of its key), and built once.
+    latest = await store.latest_revision()
+    pages = request.app[FEED_PAGES]
+    key = (since, until, after, limit, latest)
+    body = pages.get(key)
+    if body is None:
+        page = await store.plans_since(since, until, after, limit)
+        body = (
+            models.PlanFeed(
+                revision=page.revision,
+                plans=[PlanModel.from_core(p) for p in page.plans],
+                deleted=page.deleted,
+                next_after=page.next_after,
+            )
+            .model_dump_json()
+            .encode()
+        )
+        if page.revision == min(latest, until if until is not None else latest):
+            pages[key] = body  # not when a write came in between: that page is newer
+            while len(pages) > FEED_PAGE_CACHE:
+                pages.popitem(last=False)
+    return web.Response(
+        body=body, content_type="application/json", headers={"Cache-Control": "no-cache"}
     )
-    return _json(feed, headers={"Cache-Control": "no-cache"})
+
+
+MAX_INDEX_KEYS = 100
+"""Asset versions one GET /asset-indexes may ask for (the URL stays under 8 kB)."""
+
+
+async def get_asset_indexes(request: web.Request) -> web.Response:
+    keys: list[AssetKey] = []
+    for raw in request.query.getall("key", []):
+        matched = re.fullmatch(r"([a-z0-9][a-z0-9_-]{0,62})@([1-9][0-9]{0,5})", raw)
+        if matched is None:
+            raise BadRequest("key", f"{raw[:80]!r} is not <asset id>@<version>")
+        keys.append((matched.group(1), int(matched.group(2))))
+    if not 1 <= len(keys) <= MAX_INDEX_KEYS:
+        raise BadRequest("key", f"give between 1 and {MAX_INDEX_KEYS} (got {len(keys)})")
+    found = await request.app[STORE].asset_indexes(keys)
+    missing = [f"{key[0]}@{key[1]}" for key in dict.fromkeys(keys) if key not in found]
+    # The stored texts are the indexes' JSON already: spliced in, not parsed and re-written.
+    body = (
+        '{"assets":['
+        + ",".join(found[key] for key in dict.fromkeys(keys) if key in found)
+        + '],"missing":'
+        + json.dumps(missing)
+        + "}"
+    )
+    # Asset versions never change; the list of keys is the whole cache key.
+    return web.Response(
+        body=body.encode(),
+        content_type="application/json",
+        headers={"Cache-Control": "max-age=31536000, immutable" if not missing else "no-cache"},
+    )
 
 
 # --- assets -------------------------------------------------------------------------------
@@ -1444,6 +1511,46 @@ OPERATIONS = (
                 {"type": "integer", "minimum": 0, "maximum": 10**12},
                 "the revision of the previous answer (default 0: every plan)",
             ),
+            Query(
+                "until",
+                {"type": "integer", "minimum": 0, "maximum": 10**12},
+                "for the next page of one answer: the revision its first page returned",
+            ),
+            Query(
+                "after",
+                {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
+                "for the next page: the `next_after` of the previous page",
+            ),
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                "plans per page (default and most: 1000)",
+            ),
+        ),
+        tag="plans",
+    ),
+    Operation(
+        "GET",
+        "/asset-indexes",
+        get_asset_indexes,
+        "Many immutable asset indexes in one request (an engine's cold start)",
+        200,
+        models.AssetIndexBatch,
+        errors=(400,),
+        query=(
+            Query(
+                "key",
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "pattern": "^[a-z0-9][a-z0-9_-]{0,62}@[1-9][0-9]{0,5}$",
+                    },
+                    "minItems": 1,
+                    "maxItems": 100,
+                },
+                "asset versions as <asset id>@<version>, repeated (key=a@1&key=b@2), 1 to 100",
+            ),
         ),
         tag="plans",
     ),
@@ -1602,6 +1709,7 @@ def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web
         engine = create_engine(settings.database_url, settings.sqlite_journal_mode)
         await migrate(engine)
         app[STORE] = Store(engine)
+        app[FEED_PAGES] = OrderedDict()
         interrupted = await app[STORE].interrupt_jobs(app[CLOCK]())
         if interrupted:
             log.warning("%d bulk ingest job(s) were interrupted by a restart", interrupted)

@@ -12,6 +12,7 @@ before then, stays exactly as it was.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -47,7 +48,7 @@ class SnappedClip:
     duration_us: int
 
 
-def _nearest_boundary(prefix: tuple[int, ...], at_us: int, low: int, high: int) -> int:
+def _nearest_boundary(prefix: Sequence[int], at_us: int, low: int, high: int) -> int:
     """The index i in [low, high] whose boundary prefix[i] is nearest to at_us (earlier on
     a tie)."""
     i = min(max(bisect_left(prefix, at_us, low, high + 1), low), high)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from engine.plan_format import PlanModel, ProfileEntryModel
+from engine.plan_format import AssetIndexModel, PlanModel, ProfileEntryModel
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["news-24"])]
 Resolution = Annotated[
@@ -269,6 +269,18 @@ class PlanFeed(BaseModel):
     revision: int = Field(description="the latest revision; pass it as `since` next time")
     plans: list[PlanModel]
     deleted: list[str] = Field(description="ids of channels deleted after `since`")
+    next_after: str | None = Field(
+        default=None,
+        description="more changed channels follow: ask again with the same `since`, "
+        "`until=<revision>` and `after=<next_after>`; null on the last page",
+    )
+
+
+class AssetIndexBatch(BaseModel):
+    """Asset indexes by (id, version); the versions that do not exist are listed as missing."""
+
+    assets: list[AssetIndexModel]
+    missing: list[str] = Field(description="asked-for <asset id>@<version> that do not exist")
 
 
 class IngestItem(BaseModel):

@@ -15,7 +15,7 @@ import asyncio
 import json
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import time
@@ -60,6 +60,17 @@ ADVISORY_LOCK = 7_301_001
 """PostgreSQL advisory lock key that serialises plan writes across service processes."""
 INDEX_CACHE_SIZE = 256
 TIMELINE_CACHE_SIZE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPage:
+    """One answer of the plan feed (Store.plans_since)."""
+
+    revision: int
+    plans: list[Plan]
+    deleted: list[str]
+    next_after: str | None
+    """More changed channels follow this id (ask again with it as `after`), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -857,48 +868,84 @@ class Store:
 
     # --- plans ---------------------------------------------------------------------------
     @staticmethod
-    async def _plan(connection: AsyncConnection, channel: sa.Row[Any], full: bool = False) -> Plan:
-        """The channel's plan as engines get it: from its compaction point when it has one
-        (engine.compaction), or with `full` from its creation (for the as-run log)."""
-        revision = (
-            await connection.execute(
-                sa.select(sa.func.max(db.changes.c.revision)).where(
-                    db.changes.c.channel_id == channel.id
+    async def _plans(
+        connection: AsyncConnection, channels: Sequence[sa.Row[Any]], full: bool = False
+    ) -> list[Plan]:
+        """The channels' plans as engines get them, in three queries whatever their number:
+        each from its compaction point when it has one (engine.compaction), or with `full`
+        from its creation (for the as-run log)."""
+        if not channels:
+            return []
+        ids = [channel.id for channel in channels]
+        c, e = db.changes.c, db.events.c
+        revisions: dict[str, int] = {
+            channel_id: revision
+            for channel_id, revision in await connection.execute(
+                sa.select(c.channel_id, sa.func.max(c.revision))
+                .where(c.channel_id.in_(ids))
+                .group_by(c.channel_id)
+            )
+        }
+        # Events from each channel's compaction point on: the compaction event's start is
+        # joined in, so that one query serves every channel.
+        point = db.events.alias("point")
+        query = (
+            sa.select(db.events)
+            .select_from(
+                db.events.join(db.channels, db.channels.c.id == e.channel_id).outerjoin(
+                    point, point.c.id == db.channels.c.compact_event_id
                 )
             )
-        ).scalar()
-        e = db.events.c
-        query = db.events.select().where(e.channel_id == channel.id).order_by(e.start_us)
-        checkpoint = Checkpoint(channel.checkpoint_us)
-        program_start = None
-        if not full and channel.compact_event_id is not None:
-            program_start = (
-                await connection.execute(
-                    sa.select(e.start_us).where(e.id == channel.compact_event_id)
-                )
-            ).scalar()
-        if program_start is not None:
-            query = query.where(e.start_us >= program_start)
-            checkpoint = Checkpoint(channel.compact_us, channel.compact_msn, channel.compact_dsn)
-        rows = (await connection.execute(query)).all()
-        blocks = tuple(
-            Block(
-                checkpoint.time_us
-                if row.id == channel.compact_event_id and not full
-                else row.start_us,
-                CoreClip(
-                    row.asset_id, row.first_segment, row.end_segment, row.title, row.asset_version
-                ),
-                row.id,
+            .where(e.channel_id.in_(ids))
+            .order_by(e.channel_id, e.start_us)
+        )
+        if not full:
+            query = query.where(sa.or_(point.c.start_us.is_(None), e.start_us >= point.c.start_us))
+        rows_by_channel: dict[str, list[sa.Row[Any]]] = {i: [] for i in ids}
+        for row in await connection.execute(query):
+            rows_by_channel[row.channel_id].append(row)
+        plans = []
+        for channel in channels:
+            rows = rows_by_channel[channel.id]
+            compacted = (
+                not full
+                and channel.compact_event_id is not None
+                and any(row.id == channel.compact_event_id for row in rows[:1])
             )
-            for row in rows
-        )
-        return Plan(
-            channel=_core_channel(channel),
-            revision=int(revision or 0),
-            checkpoint=checkpoint,
-            blocks=blocks,
-        )
+            checkpoint = (
+                Checkpoint(channel.compact_us, channel.compact_msn, channel.compact_dsn)
+                if compacted
+                else Checkpoint(channel.checkpoint_us)
+            )
+            blocks = tuple(
+                Block(
+                    checkpoint.time_us if compacted and position == 0 else row.start_us,
+                    CoreClip(
+                        row.asset_id,
+                        row.first_segment,
+                        row.end_segment,
+                        row.title,
+                        row.asset_version,
+                    ),
+                    row.id,
+                )
+                for position, row in enumerate(rows)
+            )
+            plans.append(
+                Plan(
+                    channel=_core_channel(channel),
+                    revision=int(revisions.get(channel.id) or 0),
+                    checkpoint=checkpoint,
+                    blocks=blocks,
+                )
+            )
+        return plans
+
+    @classmethod
+    async def _plan(
+        cls, connection: AsyncConnection, channel: sa.Row[Any], full: bool = False
+    ) -> Plan:
+        return (await cls._plans(connection, [channel], full))[0]
 
     async def compact_plan(self, channel_id: str, *, now_us: int, retention_us: int) -> bool:
         """Move the channel's plan start to the latest program that began at or before
@@ -928,36 +975,62 @@ class Store:
             await self._record(connection, channel_id, now_us)
         return True
 
-    async def plans_since(self, since: int) -> tuple[int, list[Plan], list[str]]:
-        """(latest revision, plans of the channels changed after `since`, deleted ids).
+    async def latest_revision(self) -> int:
+        """The revision of the latest plan change (0: none yet)."""
+        async with self.engine.connect() as connection:
+            found = await connection.execute(sa.select(sa.func.max(db.changes.c.revision)))
+            return int(found.scalar() or 0)
+
+    async def plans_since(
+        self, since: int, until: int | None = None, after: str = "", limit: int = 1000
+    ) -> PlanPage:
+        """A page of the plan feed: the plans of the channels changed after revision `since`
+        (up to `until`, default the latest), by channel id after `after`, at most `limit`.
 
         The latest revision is read first: a write that commits meanwhile is either in the
-        answer or after the revision returned, so the next poll gets it.
+        answer or after the revision returned, so the next poll gets it. Later pages of the
+        same poll pass that revision as `until`; a channel changed since is read as it is now,
+        which is only newer.
         """
         c = db.changes.c
         async with self.engine.connect() as connection:
             latest = int(
                 (await connection.execute(sa.select(sa.func.max(c.revision)))).scalar() or 0
             )
+            if until is not None:
+                latest = min(latest, until)
             if latest <= since:
-                return latest, [], []
+                return PlanPage(latest, [], [], None)
             changed = [
                 row.channel_id
                 for row in await connection.execute(
                     sa.select(c.channel_id)
-                    .where((c.revision > since) & (c.revision <= latest))
+                    .where((c.revision > since) & (c.revision <= latest) & (c.channel_id > after))
                     .group_by(c.channel_id)
                     .order_by(c.channel_id)
+                    .limit(limit + 1)
                 )
             ]
+            following = changed[limit - 1] if len(changed) > limit else None
+            changed = changed[:limit]
             rows = {
                 row.id: row
                 for row in await connection.execute(
                     db.channels.select().where(db.channels.c.id.in_(changed))
                 )
             }
-            plans = [await self._plan(connection, rows[i]) for i in changed if i in rows]
-        return latest, plans, [i for i in changed if i not in rows]
+            plans = await self._plans(connection, [rows[i] for i in changed if i in rows])
+        return PlanPage(latest, plans, [i for i in changed if i not in rows], following)
+
+    async def asset_indexes(self, keys: Sequence[AssetKey]) -> dict[AssetKey, str]:
+        """The stored index JSON of these asset versions (the ones that exist), in one query."""
+        if not keys:
+            return {}
+        a = db.assets.c
+        wanted = sa.tuple_(a.id, a.version).in_([tuple(key) for key in keys])
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(sa.select(a.id, a.version, a.index_json).where(wanted))
+            return {(row.id, row.version): str(row.index_json) for row in rows}
 
     async def timeline(self, channel_id: str, full: bool = False) -> Timeline:
         """The channel's compiled timeline, as every engine computes it (compiled once per

@@ -18,6 +18,7 @@ from engine.model import (
     ProfileEntry,
     Rendition,
     Segment,
+    SegmentTable,
 )
 
 PROFILE = (
@@ -50,14 +51,16 @@ def make_asset(
             bandwidth=bandwidth,
             codecs=codecs,
             resolution=size,
-            segments=tuple(
-                Segment(
-                    uri=f"{base}{asset_id}/{name}/{i:04d}.{ext}",
-                    duration_us=d,
-                    init=init,
-                    discontinuity=i in discontinuities,
-                )
-                for i, d in enumerate(durations_us)
+            segments=SegmentTable.of(
+                [
+                    Segment(
+                        uri=f"{base}{asset_id}/{name}/{i:04d}.{ext}",
+                        duration_us=d,
+                        init=init,
+                        discontinuity=i in discontinuities,
+                    )
+                    for i, d in enumerate(durations_us)
+                ]
             ),
         )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import ipaddress
 import json
 import logging
@@ -20,21 +19,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from cloudformation.deploy import DeployError, deploy, destroy
-from cloudformation.params import ParamsError, StackParams
-from cloudformation.services import write_task_definitions
-from cloudformation.template import build_template
-from engine.app import create_app, load_timelines
+from engine.app import create_app, freeze_long_lived_objects, load_timelines
 from engine.clock import SystemClock
 from engine.errors import PlanError
 from engine.settings import EngineSettings, SettingsError
 from engine.timeline import Timeline
-from schedule_api.app import create_app as create_schedule_app
-from schedule_api.settings import ScheduleSettings
-from vchannel.demo import DEMO_CHANNEL, DemoError, ensure_demo
-from vchannel.origin import create_origin_app
-from vchannel.player import create_player_app
-from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR, write_sample_plans
+from vchannel.demo import DEMO_CHANNEL, DemoError
+from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR
+
+# Only what `vchannel engine` needs is imported here: an engine process carries no schedule
+# service, database, CloudFormation or AWS code (about 45 MB of resident memory less). The
+# other commands import theirs when they run.
 
 log = logging.getLogger("vchannel")
 TASK_DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "task_definitions"
@@ -58,11 +53,8 @@ def _engine_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> En
 def _serve_engine(
     settings: EngineSettings, timelines: dict[str, Timeline], clock: SystemClock, reuse_port: bool
 ) -> None:
-    app = create_app(settings, timelines=timelines, clock=clock)
-    # Plans and asset indexes live as long as the process: keep the cyclic garbage collector
-    # from walking them on every collection (shorter pauses under load).
-    gc.collect()
-    gc.freeze()
+    app = create_app(settings, timelines=timelines, clock=clock, freeze_after_sync=True)
+    freeze_long_lived_objects()  # plans loaded from files, and the code itself
     web.run_app(
         app,
         host=settings.host,
@@ -126,6 +118,12 @@ async def _start(app: web.Application, host: str, port: int) -> web.AppRunner:
 async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
     """Schedule service (SQLite under `data`), engine following it, sample media origin with
     the player page, and the demo channel, all in this process."""
+    from schedule_api.app import create_app as create_schedule_app
+    from schedule_api.settings import ScheduleSettings
+    from vchannel.demo import ensure_demo
+    from vchannel.origin import create_origin_app
+    from vchannel.player import create_player_app
+
     engine_url = f"http://{host}:{ports.engine}"
     api_url = f"http://{host}:{ports.api}"
     media_url = f"http://{host}:{ports.origin}"
@@ -170,6 +168,11 @@ class UpPorts:
 
 def run_aws(args: argparse.Namespace) -> int:
     """`vchannel aws ...`: template and task definitions offline; deploy/destroy with boto3."""
+    from cloudformation.deploy import deploy, destroy
+    from cloudformation.params import StackParams
+    from cloudformation.services import write_task_definitions
+    from cloudformation.template import build_template
+
     if args.aws_command in ("template", "deploy", "task-definitions"):
         params = StackParams.from_pairs(args.param)
     if args.aws_command == "template":
@@ -189,6 +192,14 @@ def run_aws(args: argparse.Namespace) -> int:
         return 0
     destroy(client, args.stack_name)
     return 0
+
+
+def _command_errors() -> tuple[type[Exception], ...]:
+    """Errors of the other commands that end them with a message (imported when needed)."""
+    from cloudformation.deploy import DeployError
+    from cloudformation.params import ParamsError
+
+    return (ParamsError, DeployError)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -275,6 +286,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "engine":
             return run_engine(_engine_settings(args, environ))
         if args.command == "schedule-api":
+            from schedule_api.app import create_app as create_schedule_app
+            from schedule_api.settings import ScheduleSettings
+
             merged = dict(environ)
             flags = {"HOST": args.host, "PORT": args.port, "DATABASE_URL": args.database_url}
             merged.update({k: str(v) for k, v in flags.items() if v is not None})
@@ -289,6 +303,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             )
             return 0
         if args.command == "origin":
+            from vchannel.origin import create_origin_app
+            from vchannel.player import create_player_app
+
             player = None
             if args.player_engine and args.player_api:
                 player = create_player_app(args.player_engine, args.player_api, args.player_channel)
@@ -305,19 +322,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 asyncio.run(_run_up(args.host, ports, args.data.resolve()))
             return 0
         if args.command == "demo":
+            from vchannel.demo import ensure_demo
+
             added = asyncio.run(ensure_demo(args.api, args.media_base, time.time_ns() // 1_000_000))
             print(f"vchannel demo: channel {DEMO_CHANNEL!r} ready, {added} new events", flush=True)
             return 0
         if args.command == "aws":
             return run_aws(args)
         if args.command == "samples":
+            from vchannel.samples import write_sample_plans
+
             for path in write_sample_plans(args.out, args.base_url):
                 print(path)
             return 0
     except SettingsError as error:
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
-    except (PlanError, ParamsError, DeployError, DemoError, OSError) as error:
+    except (PlanError, DemoError, OSError) as error:
+        print(f"vchannel {args.command}: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if not isinstance(error, _command_errors()):
+            raise
         print(f"vchannel {args.command}: {error}", file=sys.stderr)
         return 2
     return 2  # pragma: no cover - argparse requires a command

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -160,7 +163,11 @@ async def test_before_the_first_full_window_the_channel_is_not_on_air(
 
 async def test_health_reports_the_channel_count(client: TestClient) -> None:
     response = await client.get("/health")
-    assert json.loads(await response.text()) == {"status": "ok", "channels": 2}
+    assert json.loads(await response.text()) == {
+        "status": "ok",
+        "channels": 2,
+        "worker": os.getpid(),
+    }
 
 
 async def test_metrics_count_render_cache_hits(client: TestClient) -> None:
@@ -238,3 +245,17 @@ def test_freshness_flags_a_stale_playlist() -> None:
     body = render_media_playlist(timeline, live_window(timeline, NOW), 0).decode()
     late = datetime.fromtimestamp(NOW / US_PER_S + 10, UTC)
     assert check_freshness(parse_media_playlist(body), late) != []
+
+
+def test_the_engine_command_imports_no_schedule_service_or_aws_code() -> None:
+    """An engine process stays small: the vchannel command imports the schedule service,
+    SQLAlchemy, troposphere and boto3 only for the commands that use them."""
+    code = (
+        "import sys, vchannel.cli; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'schedule_api', 'sqlalchemy', 'alembic', 'troposphere', 'boto3', 'cloudformation'}))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert found.strip() == "[]"

@@ -21,6 +21,7 @@ from engine.model import (
     ProfileEntry,
     Rendition,
     Segment,
+    SegmentTable,
 )
 from engine.plan_format import load_asset_file
 from engine.render import (
@@ -123,9 +124,11 @@ def _keyed(asset_id: str, key: Key | None, count: int = 3) -> AssetIndex:
             bandwidth=r.bandwidth,
             codecs=r.codecs,
             resolution=r.resolution,
-            segments=tuple(
-                Segment(s.uri, s.duration_us, ByteRange(1000, 1000 * i), None, key)
-                for i, s in enumerate(r.segments)
+            segments=SegmentTable.of(
+                [
+                    Segment(s.uri, s.duration_us, ByteRange(1000, 1000 * i), None, key)
+                    for i, s in enumerate(r.segments)
+                ]
             ),
         )
         for r in asset.renditions

@@ -10,13 +10,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
 
 from engine.app import create_app
+from engine.channels import Channels
 from engine.render import format_date
 from engine.settings import EngineSettings
+from engine.sync import PlanSync, SyncMetrics
 from schedule_api.app import create_app as create_schedule_app
 from tests.schedule_api.conftest import make_settings
 
@@ -151,3 +155,46 @@ async def test_a_garbage_feed_is_counted_and_survived(body: bytes) -> None:
     await engine.close()
     await server.close()
     assert 'vchannel_engine_sync_polls_total{result="garbage"}' in metrics
+
+
+async def _served_metric(stack: Stack, route: str) -> float:
+    """How many requests the schedule service answered on a route (its own metrics)."""
+    text = await (await stack.schedule.get("/metrics")).text()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("vchannel_schedule_requests_total{") and f'route="{route}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_a_cold_start_follows_every_page_of_the_feed(stack: Stack) -> None:
+    for number in range(5):
+        await stack.channel(f"ch-{number}")
+    sync = PlanSync(
+        str(stack.schedule.make_url("")).rstrip("/"),
+        Channels(),
+        lambda: time.time_ns() // 1000,
+        SyncMetrics(CollectorRegistry()),
+        page_size=2,
+    )
+    async with aiohttp.ClientSession() as session:
+        await sync.poll(session)
+    assert sync.channels.ids() == [f"ch-{number}" for number in range(5)]
+
+
+async def test_a_cold_start_fetches_asset_indexes_in_one_request(stack: Stack) -> None:
+    for number in range(3):
+        await stack.channel(f"ch-{number}")
+    before = await _served_metric(stack, "/asset-indexes")
+    sync = PlanSync(
+        str(stack.schedule.make_url("")).rstrip("/"),
+        Channels(),
+        lambda: time.time_ns() // 1000,
+        SyncMetrics(CollectorRegistry()),
+    )
+    async with aiohttp.ClientSession() as session:
+        await sync.poll(session)
+    assert (sorted(sync.assets), await _served_metric(stack, "/asset-indexes") - before) == (
+        [("slate-ts", 1)],
+        1.0,
+    )

@@ -86,7 +86,12 @@ async def test_the_feed_lists_every_plan_from_revision_zero(api: TestClient, ori
 async def test_an_unchanged_feed_answers_nothing_new(api: TestClient, origin: str) -> None:
     await _channel(api, origin)
     revision = (await _feed(api, 0))["revision"]
-    assert await _feed(api, revision) == {"revision": revision, "plans": [], "deleted": []}
+    assert await _feed(api, revision) == {
+        "revision": revision,
+        "plans": [],
+        "deleted": [],
+        "next_after": None,
+    }
 
 
 async def test_an_event_write_puts_only_its_channel_in_the_feed(
@@ -134,3 +139,54 @@ async def test_the_feed_and_asset_indexes_give_engines_the_schedule_times(
     lines = playlist.splitlines()
     first = next(i for i, line in enumerate(lines) if "/ts-alpha/" in line)
     assert lines[first - 2] == f"#EXT-X-PROGRAM-DATE-TIME:{entry['start']}"
+
+
+async def test_feed_pages_together_list_every_changed_channel(api: TestClient, origin: str) -> None:
+    for channel_id in ("a", "b", "c"):
+        await _channel(api, origin, channel_id)
+    first = await (await api.get("/plans", params={"since": "0", "limit": "2"})).json()
+    params = {"since": "0", "limit": "2", "until": str(first["revision"]), "after": "b"}
+    second = await (await api.get("/plans", params=params)).json()
+    assert (
+        [p["channel"]["id"] for p in first["plans"]],
+        first["next_after"],
+        [p["channel"]["id"] for p in second["plans"]],
+        second["next_after"],
+    ) == (["a", "b"], "b", ["c"], None)
+
+
+async def test_a_later_page_keeps_the_first_pages_revision(api: TestClient, origin: str) -> None:
+    await _channel(api, origin, "a")
+    revision = (await _feed(api, 0))["revision"]
+    await _channel(api, origin, "b")
+    params = {"since": "0", "until": str(revision), "after": "a"}
+    page = await (await api.get("/plans", params=params)).json()
+    assert (page["revision"], page["plans"]) == (revision, [])
+
+
+async def test_asset_indexes_come_many_per_request(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    response = await api.get("/asset-indexes?key=slate@1&key=ts-alpha@1&key=ts-alpha@9")
+    batch = await response.json()
+    assets = [AssetIndexModel.model_validate(a).to_core().key for a in batch["assets"]]
+    assert (assets, batch["missing"]) == ([("slate", 1), ("ts-alpha", 1)], ["ts-alpha@9"])
+
+
+async def test_asset_indexes_equal_the_single_index(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    single = await (await api.get("/assets/ts-alpha/index?version=1")).json()
+    batch = await (await api.get("/asset-indexes?key=ts-alpha@1")).json()
+    assert batch["assets"] == [single]
+
+
+async def test_a_malformed_asset_key_is_a_400_naming_key(api: TestClient) -> None:
+    response = await api.get("/asset-indexes?key=alpha")
+    problem = await response.json()
+    assert (response.status, problem["invalid-params"][0]["name"]) == (400, "key")
+
+
+async def test_more_than_100_asset_keys_are_a_400_naming_key(api: TestClient) -> None:
+    query = "&".join(f"key=a{i}@1" for i in range(101))
+    response = await api.get(f"/asset-indexes?{query}")
+    problem = await response.json()
+    assert (response.status, problem["invalid-params"][0]["name"]) == (400, "key")
