@@ -63,6 +63,20 @@ def _milliseconds(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def wrk_figures(output: str) -> dict[str, float]:
+    """Requests per second, p50 and p99 (ms) and non-2xx answers from `wrk --latency`."""
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _milliseconds(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _milliseconds(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": rate,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
 def run(channels: int, workers: int, seconds: int, threads: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as work:
         plans = Path(work) / "plans"
@@ -116,16 +130,7 @@ def run(channels: int, workers: int, seconds: int, threads: int) -> dict[str, fl
         finally:
             engine.terminate()
             engine.wait(timeout=10)
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result).group(1))  # type: ignore[union-attr]
-    p50 = _milliseconds(re.search(r"\s50%\s+(\S+)", result).group(1))  # type: ignore[union-attr]
-    p99 = _milliseconds(re.search(r"\s99%\s+(\S+)", result).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result)
-    return {
-        "rps": rate,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "non_2xx": int(errors.group(1)) if errors else 0,
-    }
+    return wrk_figures(result)
 
 
 def main() -> int:

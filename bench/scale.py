@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -52,7 +51,7 @@ from schedule_api.store import EventSpec, Store
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from engine_request_path import _free_port, _milliseconds  # noqa: E402
+from engine_request_path import _free_port, wrk_figures  # noqa: E402
 
 SEGMENT_US = 2 * US_PER_S
 PROGRAM_SEGMENTS = 3600  # 2 hours
@@ -203,16 +202,7 @@ def _wrk(base: str, paths: list[str], seconds: int, work: Path, threads: int) ->
         timeout=seconds + 60,
         check=True,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result).group(1))  # type: ignore[union-attr]
-    p50 = _milliseconds(re.search(r"\s50%\s+(\S+)", result).group(1))  # type: ignore[union-attr]
-    p99 = _milliseconds(re.search(r"\s99%\s+(\S+)", result).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result)
-    return {
-        "rps": rate,
-        "p50_ms": p50,
-        "p99_ms": p99,
-        "non_2xx": int(errors.group(1)) if errors else 0,
-    }
+    return wrk_figures(result)
 
 
 def _start(arguments: list[str], environ: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -142,6 +142,11 @@ class _Channel:
     variants: dict[str, int]
     multivariant: dict[str, Rendered] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, timeline: Timeline) -> _Channel:
+        profile = timeline.plan.channel.profile
+        return cls(timeline, {entry.name: i for i, entry in enumerate(profile)})
+
 
 @dataclass(frozen=True, slots=True)
 class MediaPlaylist:
@@ -174,16 +179,14 @@ class Channels:
             if old is not None and old.timeline is timeline:
                 channels[channel_id] = old
                 continue
-            variants = {entry.name: i for i, entry in enumerate(timeline.plan.channel.profile)}
-            channels[channel_id] = _Channel(timeline, variants)
+            channels[channel_id] = _Channel.of(timeline)
         self._channels = channels
 
     def update(self, changed: Mapping[str, Timeline], removed: Iterable[str] = ()) -> None:
         """Serve new timelines for the `changed` channels and stop serving `removed` ones;
         the others are not touched (cost: the number of changes, not of channels)."""
         for channel_id, timeline in changed.items():
-            variants = {entry.name: i for i, entry in enumerate(timeline.plan.channel.profile)}
-            self._channels[channel_id] = _Channel(timeline, variants)
+            self._channels[channel_id] = _Channel.of(timeline)
         for channel_id in removed:
             self._channels.pop(channel_id, None)
 

@@ -198,6 +198,15 @@ def _value_at(changes: tuple[tuple[int, _T], ...], starts: tuple[int, ...], inde
     return changes[bisect_right(starts, index) - 1][1]
 
 
+class TableError(ValueError):
+    """A segment table is inconsistent; `field` names the part (as in the JSON form)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentTable(Sequence[Segment]):
     """The segments of one rendition, stored compactly and read as a sequence of Segment.
@@ -226,24 +235,25 @@ class SegmentTable(Sequence[Segment]):
     def __post_init__(self) -> None:
         count = len(self.durations_us)
         if len(self.names) != count:
-            raise ValueError(f"{len(self.names)} URIs for {count} segments")
+            raise TableError("uris", f"has {len(self.names)} URIs for {count} durations")
         if self.byteranges is not None and not (
             len(self.byteranges[0]) == len(self.byteranges[1]) == count
         ):
-            raise ValueError(f"byte ranges are not given for all {count} segments")
-        for name, changes in (("init sections", self.inits), ("keys", self.keys)):
+            raise TableError("byteranges", f"byte ranges are not given for all {count} segments")
+        for name, changes in (("inits", self.inits), ("keys", self.keys)):
             starts = [start for start, _ in changes]
-            if (
-                not starts
-                or starts[0] != 0
-                or starts != sorted(set(starts))
-                or starts[-1] >= max(count, 1)
-            ):
-                raise ValueError(f"{name} must change at increasing segments from segment 0")
-        if any(not 0 <= i < count for i in self.discontinuities) or list(
-            self.discontinuities
-        ) != sorted(set(self.discontinuities)):
-            raise ValueError("discontinuities must be increasing segment indexes")
+            if not starts or starts[0] != 0:
+                raise TableError(name, "the first change must be at segment 0")
+            if starts != sorted(set(starts)) or starts[-1] >= max(count, 1):
+                raise TableError(
+                    name, f"segments must increase and be below {count} (the segment count)"
+                )
+        found = list(self.discontinuities)
+        if found != sorted(set(found)) or (found and not 0 <= found[0] <= found[-1] < count):
+            raise TableError(
+                "discontinuities",
+                f"must be increasing segment indexes below {count} (the segment count)",
+            )
         object.__setattr__(self, "_init_starts", tuple(start for start, _ in self.inits))
         object.__setattr__(self, "_key_starts", tuple(start for start, _ in self.keys))
 

@@ -39,6 +39,7 @@ from engine.model import (
     Segment,
     SegmentNames,
     SegmentTable,
+    TableError,
     describe,
 )
 
@@ -163,47 +164,30 @@ class RenditionModel(_Strict):
                 raise PlanError(where, "uri_template", str(error)) from None
         else:
             assert self.uris is not None
-            if len(self.uris) != count:
-                raise PlanError(where, "uris", f"has {len(self.uris)} URIs for {count} durations")
             if not self.uri_prefix and not all(self.uris):
                 raise PlanError(where, "uris", "a segment URI is empty")
             names = PackedNames.of(self.uris)
         byteranges = None
         if self.byteranges is not None:
-            if len(self.byteranges) != count:
-                raise PlanError(
-                    where, "byteranges", f"has {len(self.byteranges)} ranges for {count} segments"
-                )
             byteranges = (
                 array("q", (length for length, _ in self.byteranges)),
                 array("q", (offset for _, offset in self.byteranges)),
             )
         inits = tuple((c.segment, _init(c.init)) for c in self.inits)
         keys = tuple((c.segment, _key(c.key)) for c in self.keys)
-        for name, changes in (("inits", inits), ("keys", keys)):
-            starts = [start for start, _ in changes]
-            if starts and (starts != sorted(set(starts)) or starts[-1] >= count):
-                raise PlanError(
-                    where, name, f"segments must increase and be below {count} (the segment count)"
-                )
-        if self.discontinuities and (
-            self.discontinuities != sorted(set(self.discontinuities))
-            or self.discontinuities[-1] >= count
-        ):
-            raise PlanError(
-                where,
-                "discontinuities",
-                f"must be increasing segment indexes below {count} (the segment count)",
+        try:
+            return SegmentTable(
+                uri_prefix=self.uri_prefix,
+                names=names,
+                durations_us=array("q", self.durations_us),
+                byteranges=byteranges,
+                # the JSON may leave out "none from segment 0"
+                inits=inits if inits[:1] and inits[0][0] == 0 else ((0, None), *inits),
+                keys=keys if keys[:1] and keys[0][0] == 0 else ((0, None), *keys),
+                discontinuities=tuple(self.discontinuities),
             )
-        return SegmentTable(
-            uri_prefix=self.uri_prefix,
-            names=names,
-            durations_us=array("q", self.durations_us),
-            byteranges=byteranges,
-            inits=inits if inits[:1] and inits[0][0] == 0 else ((0, None), *inits),
-            keys=keys if keys[:1] and keys[0][0] == 0 else ((0, None), *keys),
-            discontinuities=tuple(self.discontinuities),
-        )
+        except TableError as error:
+            raise PlanError(where, error.field, error.reason) from None
 
     def to_core(self, asset_id: str) -> Rendition:
         return Rendition(
@@ -304,18 +288,15 @@ class AssetIndexModel(_Strict):
     renditions: list[RenditionModel] = Field(min_length=1)
 
     def to_core(self) -> AssetIndex:
-        try:
-            return AssetIndex(
-                id=self.id,
-                version=self.version,
-                url=self.url,
-                title=self.title,
-                container=Container(self.container),
-                independent_segments=self.independent_segments,
-                renditions=tuple(r.to_core(self.id) for r in self.renditions),
-            )
-        except ValueError as error:  # a table the checks above let through
-            raise PlanError(f"asset {self.id!r}", "renditions", str(error)) from None
+        return AssetIndex(
+            id=self.id,
+            version=self.version,
+            url=self.url,
+            title=self.title,
+            container=Container(self.container),
+            independent_segments=self.independent_segments,
+            renditions=tuple(r.to_core(self.id) for r in self.renditions),
+        )
 
     @classmethod
     def from_core(cls, asset: AssetIndex) -> AssetIndexModel:
