@@ -32,12 +32,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from engine.channels import Channels, MediaPlaylist, Rendered
+from engine.channels import EMPTY_WEBVTT_PATH, Channels, MediaPlaylist, Rendered
 from engine.clock import Clock, SystemClock
 from engine.errors import BadRequest, EngineError, NotOnAir, PlanError
 from engine.model import NAME_PATTERN, US_PER_S
 from engine.plan_format import load_plan_directory
 from engine.settings import EngineSettings
+from engine.subtitles import EMPTY_WEBVTT
 from engine.sync import PlanSync, SyncMetrics
 from engine.timeline import Timeline, compile_timeline
 
@@ -314,6 +315,14 @@ async def path_media(request: web.Request) -> web.Response:
     return await _media(request, channel_id, request.match_info["variant"])
 
 
+async def empty_webvtt(request: web.Request) -> web.Response:
+    """The subtitle segment for programs without subtitles and for the slate: a WebVTT file
+    without cues, the same forever."""
+    response = web.Response(body=EMPTY_WEBVTT, content_type="text/vtt")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
 async def health(request: web.Request) -> web.Response:
     """200 while the engine can serve. Following a schedule service, it can once the first
     sync succeeded, and stays able when the service goes away (it serves the last plans)."""
@@ -398,6 +407,7 @@ def create_app(
                 await task
 
         app.cleanup_ctx.append(follow)
+    app.router.add_get(EMPTY_WEBVTT_PATH, empty_webvtt)
     app.router.add_get("/live/master.m3u8", live_master)
     app.router.add_get("/live/{variant}.m3u8", live_media)
     app.router.add_get("/live/shift/{seconds}/master.m3u8", shift_master)

@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from engine.errors import BadRequest, NotFound, NotOnAir
 from engine.model import US_PER_S
 from engine.render import render_media_playlist, render_multivariant_playlist, segment_text
-from engine.timeline import Group, GroupKind, Slot, Timeline
+from engine.subtitles import SubtitleTimeline, render_subtitle_playlist
+from engine.timeline import Group, Slot, Timeline
 from engine.window import Window, live_window, program_window
 
 DEFAULT_CACHE_BYTES = 256 * 1_048_576
 """Render cache budget unless told otherwise (RENDER_CACHE_MB)."""
 FOREVER_US = 2**62
+EMPTY_WEBVTT_PATH = "/live/empty.vtt"
+"""Where the engine serves its empty WebVTT segment (root-relative: the same for every
+form of playlist URL)."""
 SLOT_BYTES = 400
 """What a memoised Slot costs in memory, about (the object and its dict entry)."""
 ENTRY_BYTES = 1_000
@@ -140,12 +144,29 @@ class _Channel:
 
     timeline: Timeline
     variants: dict[str, int]
+    """Media playlists by name: the profile's variants, then the audio tracks."""
+    text_tracks: dict[str, int]
+    """Subtitle tracks by name: their number in the channel's subtitle_tracks."""
     multivariant: dict[str, Rendered] = field(default_factory=dict)
+    subtitles: dict[int, SubtitleTimeline] = field(default_factory=dict)
+    """Laid out on the first request for the track (most channels have none)."""
 
     @classmethod
     def of(cls, timeline: Timeline) -> _Channel:
-        profile = timeline.plan.channel.profile
-        return cls(timeline, {entry.name: i for i, entry in enumerate(profile)})
+        channel = timeline.plan.channel
+        names = [entry.name for entry in channel.profile]
+        names.extend(track.name for track in channel.audio_tracks)
+        return cls(
+            timeline,
+            {name: i for i, name in enumerate(names)},
+            {track.name: i for i, track in enumerate(channel.subtitle_tracks)},
+        )
+
+    def subtitle_timeline(self, number: int) -> SubtitleTimeline:
+        found = self.subtitles.get(number)
+        if found is None:
+            found = self.subtitles[number] = SubtitleTimeline(self.timeline, number)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +227,22 @@ class Channels:
         variant = channel.variants.get(variant_name)
         if variant is None:
             raise NotFound(
-                f"channel {channel_id!r} has no variant {variant_name!r} "
-                f"(it has {', '.join(channel.variants)})"
+                f"channel {channel_id!r} has no variant or track {variant_name!r} "
+                f"(it has {', '.join([*channel.variants, *channel.text_tracks])})"
             )
         return variant
+
+    def _subtitles(
+        self, channel: _Channel, number: int, at_us: int, shift_us: int = 0
+    ) -> MediaPlaylist:
+        """A subtitle track's live (or shifted) playlist; rendered per request (a few
+        segments, fetched once per subtitle segment by a player)."""
+        subtitles = channel.subtitle_timeline(number)
+        segments, next_change = subtitles.live(at_us)
+        body = render_subtitle_playlist(subtitles, segments, EMPTY_WEBVTT_PATH)
+        return MediaPlaylist(
+            Rendered.of(body), next_change + shift_us, False, subtitles.target_duration_s
+        )
 
     def media_playlist(
         self, channel_id: str, variant_name: str, now_us: int, shift_us: int = 0
@@ -217,11 +250,14 @@ class Channels:
         """The live media playlist, or with shift_us the channel as it was that long ago
         (time-shift: the same segments, numbers and dates, later)."""
         channel = self._get(channel_id)
-        variant = self._variant(channel_id, channel, variant_name)
-        timeline = channel.timeline
         if shift_us:
             self.check_shift(channel_id, shift_us)
         at = now_us - shift_us
+        text_track = channel.text_tracks.get(variant_name)
+        if text_track is not None:
+            return self._subtitles(channel, text_track, at, shift_us)
+        variant = self._variant(channel_id, channel, variant_name)
+        timeline = channel.timeline
 
         def make(slot_at: Callable[[int], Slot]) -> _CachedWindow:
             try:
@@ -292,25 +328,29 @@ class Channels:
         timeline = self._get(channel_id).timeline
         if now_us < timeline.start_us:
             raise NotFound(f"channel {channel_id!r} is not on air")
-        group = timeline.groups[bisect_right(timeline.group_starts, now_us) - 1]
-        if group.kind is not GroupKind.BLOCK:
+        index = bisect_right(timeline.group_starts, now_us) - 1
+        group = timeline.groups[index]
+        if group.block_index is None:
             raise NotFound(f"channel {channel_id!r} plays {group.kind.value}, not a program, now")
-        return group.start_us // 1000
+        while timeline.groups[index].part > 0:
+            index -= 1  # a later part or an ad break: the program began with its first part
+        return timeline.groups[index].start_us // 1000
 
-    def program(self, channel_id: str, start_ms: int, now_us: int) -> Group:
-        """The program that began at start_ms (NotFound), if within the channel's time-shift
-        limit (BadRequest naming `start`)."""
+    def program(self, channel_id: str, start_ms: int, now_us: int) -> tuple[Group, ...]:
+        """The groups of the program that began at start_ms (NotFound: none did; more than
+        one when ad breaks split it), if within the channel's time-shift limit (BadRequest
+        naming `start`)."""
         timeline = self._get(channel_id).timeline
         index = bisect_right(timeline.group_starts, start_ms * 1000 + 999) - 1
         group = timeline.groups[index] if index >= 0 else None
-        if group is None or group.kind is not GroupKind.BLOCK or group.start_us // 1000 != start_ms:
+        if group is None or not group.is_program_start or group.start_us // 1000 != start_ms:
             raise NotFound(f"no program of channel {channel_id!r} starts at {start_ms} (Unix ms)")
         limit = timeline.plan.channel.max_shift_us
         if group.start_us < now_us - limit:
             raise BadRequest(
                 "start", f"is older than the channel's time-shift limit ({limit // US_PER_S} s)"
             )
-        return group
+        return timeline.block_groups(index)
 
     def program_playlist(
         self, channel_id: str, variant_name: str, start_ms: int, now_us: int
@@ -318,12 +358,28 @@ class Channels:
         """Start-over: the program that began at start_ms, from its first segment, growing
         until it ends (then complete with EXT-X-ENDLIST)."""
         channel = self._get(channel_id)
-        variant = self._variant(channel_id, channel, variant_name)
         timeline = channel.timeline
-        group = self.program(channel_id, start_ms, now_us)
+        program = self.program(channel_id, start_ms, now_us)
+        text_track = channel.text_tracks.get(variant_name)
+        if text_track is not None:
+            subtitles = channel.subtitle_timeline(text_track)
+            first = timeline.groups.index(program[0])
+            segments, next_change, ended = subtitles.program(
+                first, first + len(program) - 1, now_us
+            )
+            body = render_subtitle_playlist(
+                subtitles, segments, EMPTY_WEBVTT_PATH, event=True, ended=ended
+            )
+            return MediaPlaylist(
+                Rendered.of(body),
+                FOREVER_US if ended else next_change,
+                False,
+                subtitles.target_duration_s,
+            )
+        variant = self._variant(channel_id, channel, variant_name)
 
         def make(slot_at: Callable[[int], Slot]) -> _CachedWindow:
-            window, ended = program_window(timeline, group, now_us, slot_at)
+            window, ended = program_window(timeline, program, now_us, slot_at)
             until = FOREVER_US if ended else window.next_change_us
             return _CachedWindow(
                 timeline,

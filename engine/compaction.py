@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from engine.model import Block, Checkpoint, Plan
-from engine.timeline import GroupKind, Timeline
+from engine.timeline import Timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ def compaction_point(timeline: Timeline, before_us: int) -> CompactionPoint | No
     for group in timeline.groups:
         if group.start_us > before_us:
             break
-        if group.kind is GroupKind.BLOCK and group.block_index is not None:
+        if group.is_program_start:
             found = group
     if found is None or found.block_index is None or found.start_us <= timeline.start_us:
         return None
@@ -55,5 +55,5 @@ def compact(plan: Plan, point: CompactionPoint) -> Plan:
     block scheduled after it."""
     program = plan.blocks[point.block_index]
     later = [b for b in plan.blocks if b.start_us > program.start_us]
-    first = Block(point.checkpoint.time_us, program.clip, program.event_id)
+    first = Block(point.checkpoint.time_us, program.clip, program.event_id, program.breaks)
     return replace(plan, checkpoint=point.checkpoint, blocks=(first, *later))

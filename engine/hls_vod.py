@@ -8,6 +8,7 @@ segment boundaries do not line up with the other renditions'.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,19 +16,19 @@ import m3u8
 
 from engine.errors import PlanError
 from engine.model import (
+    BOUNDARY_TOLERANCE_US,
     US_PER_S,
     AssetIndex,
     ByteRange,
     Container,
     InitSection,
     Key,
+    MediaTrack,
     Rendition,
     Segment,
     SegmentTable,
+    TrackType,
 )
-
-BOUNDARY_TOLERANCE_US = 50_000
-"""How far (microseconds) a segment boundary may sit from the first rendition's."""
 
 
 class VodError(PlanError):
@@ -35,11 +36,76 @@ class VodError(PlanError):
 
 
 def variant_urls(url: str, text: str) -> list[str]:
-    """The media playlist URLs a playlist refers to: itself if it is a media playlist."""
+    """The media playlist URLs a playlist refers to (variants, then the audio and subtitle
+    renditions of EXT-X-MEDIA that have a URI): itself if it is a media playlist."""
     playlist = m3u8.loads(text, uri=url)
     if not playlist.is_variant:
         return [url]
-    return [variant.absolute_uri for variant in playlist.playlists]
+    urls = [variant.absolute_uri for variant in playlist.playlists]
+    for media in playlist.media:
+        if media.type in TRACK_TYPES and media.uri and media.absolute_uri not in urls:
+            urls.append(media.absolute_uri)
+    return urls
+
+
+TRACK_TYPES = {"AUDIO": TrackType.AUDIO, "SUBTITLES": TrackType.SUBTITLES}
+
+
+def _tracks(top: Any, texts: Mapping[str, str]) -> list[MediaTrack]:
+    """The demuxed audio and subtitle tracks of the groups that the variants refer to.
+
+    VodError names the variant when a group it refers to is missing, or when variants refer
+    to different groups of one type (the engine maps tracks by language, one group each).
+    Audio renditions without a URI are carried in the variants themselves (muxed).
+    """
+    tracks: list[MediaTrack] = []
+    taken: set[str] = set()
+    for kind, attribute in (("AUDIO", "audio"), ("SUBTITLES", "subtitles")):
+        groups = {getattr(v.stream_info, attribute) for v in top.playlists} - {None}
+        for number, variant in enumerate(top.playlists):
+            group = getattr(variant.stream_info, attribute)
+            if group is not None and not any(
+                m.type == kind and m.group_id == group for m in top.media
+            ):
+                raise VodError(
+                    f"variant {number} ({variant.uri})",
+                    attribute.upper(),
+                    f"refers to {kind} group {group!r}, which no EXT-X-MEDIA defines",
+                )
+        if len(groups) > 1:
+            raise VodError(
+                "multivariant playlist",
+                attribute.upper(),
+                f"variants refer to different {kind} groups ({', '.join(sorted(groups))}); "
+                "only one group of each type can be mapped to channel tracks",
+            )
+        for media in top.media:
+            if media.type != kind or media.group_id not in groups or not media.uri:
+                continue
+            prefix = "audio" if kind == "AUDIO" else "subs"
+            name = _slug(f"{prefix}-{media.language or 'und'}", taken)
+            segments, _ = _segments(media.absolute_uri, texts[media.absolute_uri], name)
+            tracks.append(
+                MediaTrack(
+                    type=TRACK_TYPES[kind],
+                    name=name,
+                    segments=segments,
+                    language=media.language,
+                    label=media.name or name,
+                    default=media.default == "YES",
+                )
+            )
+    return tracks
+
+
+def _slug(text: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")[:50] or "track"
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}-{number}"
+    taken.add(name)
+    return name
 
 
 def _byterange(value: str | None, next_offset: int) -> ByteRange | None:
@@ -172,6 +238,7 @@ def parse_vod(
         # A bare media playlist states no BANDWIDTH: 0 means unknown.
         renditions.append(Rendition(name="v0", bandwidth=0, segments=segments))
     _check_alignment(renditions)
+    tracks = _tracks(top, texts) if top.is_variant else []
     has_init = [r.segments[0].init is not None for r in renditions]
     if any(has_init) and not all(has_init):
         raise VodError(f"asset at {url}", "renditions", "mixes fMP4 and TS renditions")
@@ -183,4 +250,5 @@ def parse_vod(
         independent_segments=independent,
         renditions=tuple(renditions),
         title=title,
+        tracks=tuple(tracks),
     )

@@ -363,6 +363,60 @@ class Rendition:
     frame_rate: float | None = None
 
 
+class TrackType(StrEnum):
+    """EXT-X-MEDIA TYPE of a track an asset carries beside its video (RFC 8216 4.3.4.1)."""
+
+    AUDIO = "AUDIO"
+    SUBTITLES = "SUBTITLES"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaTrack:
+    """A demuxed audio rendition or a WebVTT subtitle rendition of an asset.
+
+    Audio segments line up one to one with the video segments. Subtitle segments may be
+    longer, but each starts and ends on a video segment boundary.
+    """
+
+    type: TrackType
+    name: str
+    segments: SegmentTable
+    language: str | None = None
+    label: str = ""
+    default: bool = False
+    codecs: str | None = None
+
+
+BOUNDARY_TOLERANCE_US = 50_000
+"""How far (microseconds) a track's segment boundary may sit from the video's."""
+
+
+def _aligned_starts(track: MediaTrack, prefix: Sequence[int], where: str) -> tuple[int, ...]:
+    """The video segment index at which each of a track's segments starts, or PlanError
+    naming the first segment whose end falls between two video boundaries."""
+    starts = [0]
+    end = 0
+    video = 0
+    for number, duration in enumerate(track.segments.durations_us):
+        end += duration
+        video = bisect_left(prefix, end - BOUNDARY_TOLERANCE_US, video + 1)
+        if video >= len(prefix) or abs(prefix[video] - end) > BOUNDARY_TOLERANCE_US:
+            raise PlanError(
+                where,
+                f"tracks.{track.name}.segment {number}",
+                f"ends at {end / 1e6:.3f} s, which is not a video segment boundary: "
+                "its segments cannot be aligned with the video",
+            )
+        starts.append(video)
+    if starts[-1] != len(prefix) - 1:
+        raise PlanError(
+            where,
+            f"tracks.{track.name}",
+            f"ends at {end / 1e6:.3f} s but the video lasts {prefix[-1] / 1e6:.3f} s",
+        )
+    return tuple(starts)
+
+
 @dataclass(frozen=True, slots=True)
 class AssetIndex:
     """The immutable index of one ingested HLS VOD (one version of an asset).
@@ -379,9 +433,14 @@ class AssetIndex:
     independent_segments: bool
     renditions: tuple[Rendition, ...]
     title: str = ""
+    tracks: tuple[MediaTrack, ...] = ()
+    """Demuxed audio and subtitle tracks (the renditions then carry video only)."""
     prefix_us: array[int] = field(init=False, repr=False, compare=False)
     """prefix_us[i]: start of segment i relative to the asset start; prefix_us[-1]: duration."""
     longest_segment_us: int = field(init=False, repr=False, compare=False)
+    track_starts: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    """Per track: the video segment index at which each of its segments starts, and the
+    segment count last (audio: 0, 1, 2, ...)."""
 
     def __post_init__(self) -> None:
         where = f"asset {self.id!r}"
@@ -407,8 +466,54 @@ class AssetIndex:
         durations = self.renditions[0].segments.durations_us
         if min(durations) <= 0:
             raise PlanError(where, "segments", "every segment needs a positive duration")
-        object.__setattr__(self, "prefix_us", array("q", (0, *accumulate(durations))))
+        prefix = array("q", (0, *accumulate(durations)))
+        object.__setattr__(self, "prefix_us", prefix)
         object.__setattr__(self, "longest_segment_us", max(durations))
+        track_names: set[str] = set()
+        starts = []
+        for track in self.tracks:
+            if not NAME_PATTERN.match(track.name) or track.name in track_names | names:
+                raise PlanError(where, f"tracks.{track.name}", "needs a unique slug name")
+            track_names.add(track.name)
+            aligned = _aligned_starts(track, prefix, where)
+            if track.type is TrackType.AUDIO:
+                if len(track.segments) != count:
+                    raise PlanError(
+                        where,
+                        f"tracks.{track.name}",
+                        f"has {len(track.segments)} audio segments for {count} video "
+                        "segments: audio segments must line up one to one",
+                    )
+                if track.segments.discontinuities != self.discontinuities:
+                    raise PlanError(
+                        where,
+                        f"tracks.{track.name}",
+                        "EXT-X-DISCONTINUITY differs from the video renditions",
+                    )
+            elif any(index not in aligned for index in self.discontinuities):
+                raise PlanError(
+                    where,
+                    f"tracks.{track.name}",
+                    "a video discontinuity falls inside a subtitle segment",
+                )
+            starts.append(aligned)
+        object.__setattr__(self, "track_starts", tuple(starts))
+
+    def audio_tracks(self) -> tuple[int, ...]:
+        """Indexes (in `tracks`) of the audio tracks."""
+        return tuple(i for i, t in enumerate(self.tracks) if t.type is TrackType.AUDIO)
+
+    def track_for(self, spec: TrackSpec, kind: TrackType) -> int | None:
+        """The track that feeds a channel's track: the same language; for audio, else the
+        asset's default audio track, else its first; None when there is none."""
+        candidates = [i for i, t in enumerate(self.tracks) if t.type is kind]
+        for index in candidates:
+            if self.tracks[index].language == spec.language:
+                return index
+        if kind is TrackType.SUBTITLES or not candidates:
+            return None
+        defaults = [i for i in candidates if self.tracks[i].default]
+        return (defaults or candidates)[0]
 
     @property
     def key(self) -> AssetKey:
@@ -449,6 +554,47 @@ class ProfileEntry:
 DEFAULT_MAX_SHIFT_US = 24 * 3600 * US_PER_S
 
 
+class SpliceCommand(StrEnum):
+    """The SCTE-35 command an ad break is signalled with (SCTE 35 sections 9.7.3, 9.7.4)."""
+
+    SPLICE_INSERT = "splice_insert"
+    TIME_SIGNAL = "time_signal"
+    """time_signal with a segmentation descriptor: Provider Placement Opportunity
+    Start (0x34) and End (0x35)."""
+
+
+class SourceMarkers(StrEnum):
+    """What happens to ad markers already in the source VOD playlists."""
+
+    STRIP = "strip"
+    PASS = "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class AdMarkers:
+    """How a channel marks its ad breaks. EXT-X-DATERANGE with SCTE35-OUT/IN is always
+    written (RFC 8216 4.3.2.7.1); `cue_tags` adds the common EXT-X-CUE-OUT, -CUE-OUT-CONT and
+    -CUE-IN tags that many ad insertion services read instead."""
+
+    splice_command: SpliceCommand = SpliceCommand.SPLICE_INSERT
+    cue_tags: bool = False
+    source_markers: SourceMarkers = SourceMarkers.STRIP
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSpec:
+    """An audio or subtitle track a channel offers (EXT-X-MEDIA, RFC 8216 4.3.4.1).
+
+    `name` addresses its media playlist (`/live/<name>.m3u8`); each asset feeds it with its
+    own track of the same `language`, or (audio only) with its default track.
+    """
+
+    name: str
+    language: str
+    label: str
+    default: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Channel:
     """Channel configuration that the engine needs. target_duration_s never changes."""
@@ -462,6 +608,12 @@ class Channel:
     slate_version: int = 1
     max_shift_us: int = DEFAULT_MAX_SHIFT_US
     """How far back time-shifted and start-over playlists may reach."""
+    ad_markers: AdMarkers = AdMarkers()
+    audio_tracks: tuple[TrackSpec, ...] = ()
+    subtitle_tracks: tuple[TrackSpec, ...] = ()
+    subtitle_target_duration_s: int = 6
+    """EXT-X-TARGETDURATION of subtitle playlists (subtitle segments may be longer than
+    video segments); fixed for the channel's life, like the video one."""
 
     @property
     def slate_key(self) -> AssetKey:
@@ -490,6 +642,30 @@ class Channel:
             if entry.bandwidth <= 0:
                 raise PlanError(where, f"profile.{entry.name}.bandwidth", "must be positive")
             seen.add(entry.name)
+        for kind, tracks in (
+            ("audio_tracks", self.audio_tracks),
+            ("subtitle_tracks", self.subtitle_tracks),
+        ):
+            languages: set[str] = set()
+            for track in tracks:
+                if not NAME_PATTERN.match(track.name) or track.name == "master":
+                    raise PlanError(
+                        where, f"{kind}.{track.name}", "name must be a slug, not 'master'"
+                    )
+                if track.name in seen:
+                    raise PlanError(
+                        where, f"{kind}.{track.name}", "name is taken by a variant or track"
+                    )
+                if track.language in languages:
+                    raise PlanError(where, f"{kind}.{track.name}", "two tracks of one language")
+                seen.add(track.name)
+                languages.add(track.language)
+            if sum(track.default for track in tracks) > 1:
+                raise PlanError(where, kind, "at most one track can be the default")
+        if self.subtitle_target_duration_s < self.target_duration_s:
+            raise PlanError(
+                where, "subtitle_target_duration", "must be at least the target duration"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,12 +700,23 @@ class Clip:
 
 
 @dataclass(frozen=True, slots=True)
+class Break:
+    """An ad break inside a program: before segment `at_segment` of the asset (a segment
+    boundary of the clip, its end included), the slate plays for `duration_us`."""
+
+    at_segment: int
+    duration_us: int
+
+
+@dataclass(frozen=True, slots=True)
 class Block:
-    """A scheduled program: a clip that should start at `start_us` (absolute)."""
+    """A scheduled program: a clip that should start at `start_us` (absolute), with its ad
+    breaks in segment order."""
 
     start_us: int
     clip: Clip
     event_id: str = ""
+    breaks: tuple[Break, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

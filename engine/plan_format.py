@@ -21,9 +21,11 @@ from engine.errors import PlanError
 from engine.model import (
     DEFAULT_MAX_SHIFT_US,
     US_PER_S,
+    AdMarkers,
     AssetIndex,
     AssetKey,
     Block,
+    Break,
     ByteRange,
     Channel,
     Checkpoint,
@@ -31,6 +33,7 @@ from engine.model import (
     Container,
     InitSection,
     Key,
+    MediaTrack,
     NumberedNames,
     PackedNames,
     Plan,
@@ -39,7 +42,11 @@ from engine.model import (
     Segment,
     SegmentNames,
     SegmentTable,
+    SourceMarkers,
+    SpliceCommand,
     TableError,
+    TrackSpec,
+    TrackType,
     describe,
 )
 
@@ -278,6 +285,37 @@ def _segment(model: SegmentModel) -> Segment:
     )
 
 
+class MediaTrackModel(RenditionModel):
+    """A demuxed audio or a WebVTT subtitle track (EXT-X-MEDIA), segments as a rendition's."""
+
+    type: Literal["AUDIO", "SUBTITLES"]
+    language: str | None = Field(default=None, max_length=35)
+    label: str = Field(default="", max_length=200, description="EXT-X-MEDIA NAME")
+    default: bool = False
+
+    def to_track(self, asset_id: str) -> MediaTrack:
+        return MediaTrack(
+            type=TrackType(self.type),
+            name=self.name,
+            segments=self._table(f"asset {asset_id!r}: track {self.name!r}"),
+            language=self.language,
+            label=self.label,
+            default=self.default,
+            codecs=self.codecs,
+        )
+
+    @classmethod
+    def from_track(cls, track: MediaTrack) -> MediaTrackModel:
+        rendition = Rendition(track.name, 0, track.segments, track.codecs)
+        return cls(
+            **RenditionModel.from_core(rendition).model_dump(exclude_none=True),
+            type=track.type.value,
+            language=track.language,
+            label=track.label,
+            default=track.default,
+        )
+
+
 class AssetIndexModel(_Strict):
     id: Slug
     version: int = Field(ge=1)
@@ -286,6 +324,9 @@ class AssetIndexModel(_Strict):
     container: Literal["ts", "fmp4"]
     independent_segments: bool
     renditions: list[RenditionModel] = Field(min_length=1)
+    tracks: list[MediaTrackModel] = Field(
+        default_factory=list, description="demuxed audio and WebVTT subtitle tracks"
+    )
 
     def to_core(self) -> AssetIndex:
         return AssetIndex(
@@ -296,6 +337,7 @@ class AssetIndexModel(_Strict):
             container=Container(self.container),
             independent_segments=self.independent_segments,
             renditions=tuple(r.to_core(self.id) for r in self.renditions),
+            tracks=tuple(t.to_track(self.id) for t in self.tracks),
         )
 
     @classmethod
@@ -308,6 +350,7 @@ class AssetIndexModel(_Strict):
             container=asset.container.value,
             independent_segments=asset.independent_segments,
             renditions=[RenditionModel.from_core(r) for r in asset.renditions],
+            tracks=[MediaTrackModel.from_track(t) for t in asset.tracks],
         )
 
 
@@ -340,6 +383,52 @@ class ProfileEntryModel(_Strict):
         )
 
 
+class TrackSpecModel(_Strict):
+    """An audio or subtitle track the channel offers (EXT-X-MEDIA in its master playlist)."""
+
+    name: Slug = Field(description="its media playlist is /live/<name>.m3u8")
+    language: str = Field(
+        min_length=2,
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        description="RFC 5646 language tag; each asset's track of this language feeds it",
+        examples=["en", "fr"],
+    )
+    label: str = Field(min_length=1, max_length=100, description="EXT-X-MEDIA NAME")
+    default: bool = False
+
+    def to_core(self) -> TrackSpec:
+        return TrackSpec(self.name, self.language, self.label, self.default)
+
+    @classmethod
+    def from_core(cls, spec: TrackSpec) -> TrackSpecModel:
+        return cls(name=spec.name, language=spec.language, label=spec.label, default=spec.default)
+
+
+class AdMarkersModel(_Strict):
+    """How the channel marks ad breaks: EXT-X-DATERANGE with SCTE35-OUT/IN always, in the
+    chosen SCTE-35 command; optionally the EXT-X-CUE-OUT/-CUE-OUT-CONT/-CUE-IN tags too."""
+
+    splice_command: Literal["splice_insert", "time_signal"] = "splice_insert"
+    cue_tags: bool = False
+    source_markers: Literal["strip", "pass"] = Field(
+        default="strip", description="ad markers found in the source VOD playlists"
+    )
+
+    def to_core(self) -> AdMarkers:
+        return AdMarkers(
+            SpliceCommand(self.splice_command), self.cue_tags, SourceMarkers(self.source_markers)
+        )
+
+    @classmethod
+    def from_core(cls, markers: AdMarkers) -> AdMarkersModel:
+        return cls(
+            splice_command=markers.splice_command.value,
+            cue_tags=markers.cue_tags,
+            source_markers=markers.source_markers.value,
+        )
+
+
 class ChannelModel(_Strict):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
@@ -355,6 +444,12 @@ class ChannelModel(_Strict):
         ge=0,
         le=30 * 86_400,
         description="how far back time-shift and start-over may reach",
+    )
+    ad_markers: AdMarkersModel = AdMarkersModel()
+    audio_tracks: list[TrackSpecModel] = Field(default_factory=list, max_length=16)
+    subtitle_tracks: list[TrackSpecModel] = Field(default_factory=list, max_length=16)
+    subtitle_target_duration: int = Field(
+        default=6, ge=1, le=60, description="EXT-X-TARGETDURATION of subtitle playlists"
     )
 
 
@@ -397,9 +492,24 @@ class ClipModel(_Strict):
         )
 
 
+class BreakModel(_Strict):
+    """An ad break: before segment `at_segment` of the asset, the slate for `duration`."""
+
+    at_segment: int = Field(ge=0)
+    duration: float = Field(gt=0, le=3600, description="seconds")
+
+    def to_core(self) -> Break:
+        return Break(self.at_segment, round(self.duration * US_PER_S))
+
+    @classmethod
+    def from_core(cls, value: Break) -> BreakModel:
+        return cls(at_segment=value.at_segment, duration=value.duration_us / US_PER_S)
+
+
 class BlockModel(ClipModel):
     start: AwareDatetime
     event_id: str = ""
+    breaks: list[BreakModel] = Field(default_factory=list)
 
 
 class PlanModel(_Strict):
@@ -423,6 +533,10 @@ class PlanModel(_Strict):
             slate_asset_id=c.slate,
             slate_version=_version(c.slate, c.slate_version, defaults),
             max_shift_us=c.max_shift_seconds * US_PER_S,
+            ad_markers=c.ad_markers.to_core(),
+            audio_tracks=tuple(t.to_core() for t in c.audio_tracks),
+            subtitle_tracks=tuple(t.to_core() for t in c.subtitle_tracks),
+            subtitle_target_duration_s=c.subtitle_target_duration,
         )
         return Plan(
             channel=channel,
@@ -433,7 +547,12 @@ class PlanModel(_Strict):
                 self.checkpoint.discontinuity_sequence,
             ),
             blocks=tuple(
-                Block(start_us=to_us(b.start), clip=b.to_core(defaults), event_id=b.event_id)
+                Block(
+                    start_us=to_us(b.start),
+                    clip=b.to_core(defaults),
+                    event_id=b.event_id,
+                    breaks=tuple(x.to_core() for x in b.breaks),
+                )
                 for b in self.blocks
             ),
             filler=tuple(f.to_core(defaults) for f in self.filler),
@@ -452,6 +571,10 @@ class PlanModel(_Strict):
                 slate_version=c.slate_version,
                 profile=[ProfileEntryModel.from_core(p) for p in c.profile],
                 max_shift_seconds=c.max_shift_us // US_PER_S,
+                ad_markers=AdMarkersModel.from_core(c.ad_markers),
+                audio_tracks=[TrackSpecModel.from_core(t) for t in c.audio_tracks],
+                subtitle_tracks=[TrackSpecModel.from_core(t) for t in c.subtitle_tracks],
+                subtitle_target_duration=c.subtitle_target_duration_s,
             ),
             revision=plan.revision,
             checkpoint=CheckpointModel(
@@ -464,6 +587,7 @@ class PlanModel(_Strict):
                     **ClipModel.from_core(b.clip).model_dump(),
                     start=from_us(b.start_us),
                     event_id=b.event_id,
+                    breaks=[BreakModel.from_core(x) for x in b.breaks],
                 )
                 for b in plan.blocks
             ],

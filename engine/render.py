@@ -11,8 +11,19 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from engine.model import US_PER_S, ByteRange, InitSection, Key, ProfileEntry, SegmentTable
-from engine.timeline import Slot, Timeline
+from engine.model import (
+    US_PER_S,
+    ByteRange,
+    Channel,
+    InitSection,
+    Key,
+    ProfileEntry,
+    SegmentTable,
+    SpliceCommand,
+    TrackSpec,
+)
+from engine.scte35 import as_base64, as_hex, splice_info_section
+from engine.timeline import AdBreak, Slot, Timeline
 from engine.window import Window
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -88,6 +99,8 @@ def segment_text(timeline: Timeline, slot: Slot, previous: Slot | None, variant:
     lines = []
     if slot.discontinuity:
         lines.append("#EXT-X-DISCONTINUITY")  # 4.3.2.3
+    if timeline.breaks:
+        lines.extend(ad_marker_lines(timeline, slot, previous is None))
     # A key and an init section are re-stated after every discontinuity, so that a client
     # joining there never inherits them from another asset (4.3.2.4, 4.3.2.5).
     restate = previous is None or slot.discontinuity
@@ -111,8 +124,56 @@ def segment_text(timeline: Timeline, slot: Slot, previous: Slot | None, variant:
 
 
 def _table(timeline: Timeline, slot: Slot, variant: int) -> SegmentTable:
-    asset = slot.asset
-    return asset.renditions[timeline.renditions[asset.key][variant]].segments
+    return timeline.tables[slot.asset.key][variant]
+
+
+def _daterange(ad: AdBreak, command: SpliceCommand, out: bool) -> str:
+    """EXT-X-DATERANGE of an ad break (RFC 8216 4.3.2.7, SCTE-35 mapping 4.3.2.7.1).
+
+    Both tags of a break share ID and START-DATE; the OUT adds PLANNED-DURATION and
+    SCTE35-OUT, the IN (written once the break has ended) DURATION and SCTE35-IN, so no
+    attribute ever takes two values. The OUT depends only on the break as planned, never on
+    what the schedule does later.
+    """
+    section = splice_info_section(command, ad.splice_event_id, out, ad.planned_duration_us)
+    head = f'#EXT-X-DATERANGE:ID="{ad.id}",START-DATE="{format_date(ad.start_us)}"'
+    if out:
+        planned = format_duration(ad.planned_duration_us)
+        return f"{head},PLANNED-DURATION={planned},SCTE35-OUT={as_hex(section)}"
+    return f"{head},DURATION={format_duration(ad.duration_us)},SCTE35-IN={as_hex(section)}"
+
+
+def ad_marker_lines(timeline: Timeline, slot: Slot, listed_first: bool) -> list[str]:
+    """The ad break tags before a segment: the IN of a break that ends where the segment
+    starts, the OUT of a break that starts there (or is under way when the segment is listed
+    first, so that a client joining mid-break learns of it), and with the channel's cue_tags
+    EXT-X-CUE-IN, EXT-X-CUE-OUT and EXT-X-CUE-OUT-CONT (elapsed and planned seconds)."""
+    markers = timeline.plan.channel.ad_markers
+    lines = []
+    ended = timeline.ad_break_ending(slot.start_us)
+    if ended is not None:
+        lines.append(_daterange(ended, markers.splice_command, out=False))
+        if markers.cue_tags:
+            lines.append("#EXT-X-CUE-IN")
+    ad = timeline.ad_break_at(slot.start_us)
+    if ad is not None:
+        starts = ad.start_us == slot.start_us
+        if starts or listed_first:
+            lines.append(_daterange(ad, markers.splice_command, out=True))
+        if markers.cue_tags:
+            planned = format_duration(ad.planned_duration_us)
+            if starts:
+                lines.append(f"#EXT-X-CUE-OUT:{planned}")
+            else:
+                section = splice_info_section(
+                    markers.splice_command, ad.splice_event_id, True, ad.planned_duration_us
+                )
+                lines.append(
+                    f"#EXT-X-CUE-OUT-CONT:ElapsedTime="
+                    f"{format_duration(slot.start_us - ad.start_us)},Duration={planned},"
+                    f"SCTE35={as_base64(section)}"
+                )
+    return lines
 
 
 def render_media_playlist(
@@ -166,21 +227,49 @@ def variant_bandwidth(timeline: Timeline, variant: int) -> int:
     return peak
 
 
-def _stream_inf(entry: ProfileEntry, bandwidth: int) -> str:
+AUDIO_GROUP = "audio"
+SUBTITLE_GROUP = "subs"
+
+
+def _stream_inf(entry: ProfileEntry, bandwidth: int, channel: Channel) -> str:
     """EXT-X-STREAM-INF (RFC 8216 4.3.4.2)."""
     attributes = [f"BANDWIDTH={bandwidth}", f"CODECS={_quoted(entry.codecs)}"]
     if entry.resolution is not None:
         attributes.append(f"RESOLUTION={entry.resolution[0]}x{entry.resolution[1]}")
     if entry.frame_rate is not None:
         attributes.append(f"FRAME-RATE={entry.frame_rate:.3f}")
+    if channel.audio_tracks:
+        attributes.append(f"AUDIO={_quoted(AUDIO_GROUP)}")
+    if channel.subtitle_tracks:
+        attributes.append(f"SUBTITLES={_quoted(SUBTITLE_GROUP)}")
     return "#EXT-X-STREAM-INF:" + ",".join(attributes)
 
 
+def _media_tag(kind: str, group: str, track: TrackSpec, uri: str, default: bool) -> str:
+    """EXT-X-MEDIA (RFC 8216 4.3.4.1): AUTOSELECT=YES lets a player pick by language."""
+    return (
+        f"#EXT-X-MEDIA:TYPE={kind},GROUP-ID={_quoted(group)},LANGUAGE={_quoted(track.language)},"
+        f"NAME={_quoted(track.label)},DEFAULT={'YES' if default else 'NO'},AUTOSELECT=YES,"
+        f"URI={_quoted(uri)}"
+    )
+
+
 def render_multivariant_playlist(timeline: Timeline, variant_uri: Callable[[str], str]) -> bytes:
-    """The multivariant (master) playlist; variant_uri maps a variant name to its URI."""
+    """The multivariant (master) playlist; variant_uri maps a variant or track name to its
+    URI. Audio tracks form one group (one is DEFAULT: the declared default, else the first),
+    subtitle tracks another (DEFAULT only when declared, so subtitles start off)."""
+    channel = timeline.plan.channel
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{timeline.version}"]
-    for index, entry in enumerate(timeline.plan.channel.profile):
-        lines.append(_stream_inf(entry, variant_bandwidth(timeline, index)))
+    audio_default = next((t for t in channel.audio_tracks if t.default), None)
+    for number, track in enumerate(channel.audio_tracks):
+        default = track is audio_default or (audio_default is None and number == 0)
+        lines.append(_media_tag("AUDIO", AUDIO_GROUP, track, variant_uri(track.name), default))
+    for track in channel.subtitle_tracks:
+        lines.append(
+            _media_tag("SUBTITLES", SUBTITLE_GROUP, track, variant_uri(track.name), track.default)
+        )
+    for index, entry in enumerate(channel.profile):
+        lines.append(_stream_inf(entry, variant_bandwidth(timeline, index), channel))
         lines.append(variant_uri(entry.name))
     lines.append("")
     return "\n".join(lines).encode()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from engine.errors import PlanError
@@ -32,10 +32,13 @@ from engine.model import (
     US_PER_S,
     AssetIndex,
     AssetLookup,
+    Block,
     Channel,
     Clip,
     Container,
     Plan,
+    SegmentTable,
+    TrackType,
     describe,
     rounded_seconds,
 )
@@ -46,6 +49,8 @@ class GroupKind(StrEnum):
     BLOCK = "block"
     SLATE = "slate"
     FILLER = "filler"
+    BREAK = "break"
+    """An ad break inside a program: the slate, marked for downstream ad insertion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,13 @@ class Group:
     run_starts: tuple[int, ...]
     block_index: int | None = None
     scheduled_start_us: int | None = None
+    part: int = 0
+    """Within a program split by ad breaks: 0 for its first group, then 1, 2, ..."""
+
+    @property
+    def is_program_start(self) -> bool:
+        """The first group of a program (a block)."""
+        return self.kind is GroupKind.BLOCK and self.block_index is not None and self.part == 0
 
     @property
     def end_us(self) -> int | None:
@@ -115,8 +127,39 @@ class Slot:
 
 
 @dataclass(frozen=True, slots=True)
+class AdBreak:
+    """An ad break as aired: [start_us, end_us) on segment boundaries.
+
+    `id` (the EXT-X-DATERANGE ID) and `splice_event_id` (SCTE-35) follow from the start, so
+    every engine replica names a break alike and no two breaks of a channel share them.
+    """
+
+    start_us: int
+    end_us: int
+    planned_duration_us: int
+
+    @property
+    def id(self) -> str:
+        return f"break-{self.start_us // 1000}"
+
+    @property
+    def splice_event_id(self) -> int:
+        """32 bits: the start in tenths of a second, wrapping after 13.6 years."""
+        return (self.start_us // 100_000) % 2**32
+
+    @property
+    def duration_us(self) -> int:
+        return self.end_us - self.start_us
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
-    """A compiled plan. `renditions[asset key][i]` feeds profile entry i."""
+    """A compiled plan.
+
+    `tables[asset key][i]` is the segment table that feeds output i: the profile's variants
+    first, then the channel's audio tracks. `subtitles[asset key][k]` is the index (in the
+    asset's tracks) of the subtitle track that feeds the channel's subtitle track k, or None.
+    """
 
     plan: Plan
     container: Container
@@ -126,6 +169,36 @@ class Timeline:
     group_msns: tuple[int, ...]
     group_starts: tuple[int, ...]
     renditions: Mapping[tuple[str, int], tuple[int, ...]]
+    tables: Mapping[tuple[str, int], tuple[SegmentTable, ...]] = field(default_factory=dict)
+    subtitles: Mapping[tuple[str, int], tuple[int | None, ...]] = field(default_factory=dict)
+    breaks: tuple[AdBreak, ...] = ()
+    break_starts: tuple[int, ...] = ()
+
+    def ad_break_at(self, instant_us: int) -> AdBreak | None:
+        """The ad break airing at an instant (start <= t < end), if any."""
+        index = bisect_right(self.break_starts, instant_us) - 1
+        if index < 0:
+            return None
+        found = self.breaks[index]
+        return found if instant_us < found.end_us else None
+
+    def ad_break_ending(self, instant_us: int) -> AdBreak | None:
+        """The ad break that ends exactly at an instant, if any."""
+        index = bisect_right(self.break_starts, instant_us - 1) - 1
+        if index < 0:
+            return None
+        found = self.breaks[index]
+        return found if found.end_us == instant_us else None
+
+    def block_groups(self, index: int) -> tuple[Group, ...]:
+        """The groups of the program (block) whose first group is groups[index]."""
+        first = self.groups[index]
+        end = index + 1
+        while end < len(self.groups) and (
+            self.groups[end].block_index == first.block_index and self.groups[end].part > 0
+        ):
+            end += 1
+        return self.groups[index:end]
 
     @property
     def start_us(self) -> int:
@@ -235,6 +308,7 @@ class _Builder:
         cycles: int | None,
         block_index: int | None = None,
         scheduled_start_us: int | None = None,
+        part: int = 0,
     ) -> None:
         runs: list[Run] = []
         rel_msn = rel_start = rel_dsn = 0
@@ -282,6 +356,7 @@ class _Builder:
             run_starts=tuple(r.rel_start_us for r in runs),
             block_index=block_index,
             scheduled_start_us=scheduled_start_us,
+            part=part,
         )
         self.groups.append(group)
         if cycles is not None:
@@ -307,8 +382,17 @@ class _Builder:
 
         return _last_true(fits, count)
 
-    def fill(self, kind: GroupKind, pieces: list[_Piece], until_us: int) -> None:
-        """Loop the pieces from the cursor to the segment boundary nearest to until_us.
+    def fill(
+        self,
+        kind: GroupKind,
+        pieces: list[_Piece],
+        until_us: int,
+        block_index: int | None = None,
+        part: int = 0,
+    ) -> int:
+        """Loop the pieces from the cursor to the segment boundary nearest to until_us; the
+        number of groups added (0 to 2). An ad break passes its program's block index and
+        the part it is of that program.
 
         The gap before a block is filled exactly like the endless tail after the last block
         (same pieces, same anchor), so adding a block after the last one changes nothing
@@ -328,8 +412,10 @@ class _Builder:
         upper = ((until_us - start) // period + 1) * count + 1
         played = _last_true(fits, upper)
         full_cycles, rest = divmod(played, count)
+        added = 0
         if full_cycles:
-            self.add(kind, pieces, full_cycles)
+            self.add(kind, pieces, full_cycles, block_index, part=part)
+            added += 1
         if rest:
             partial = []
             for piece in pieces:
@@ -338,7 +424,67 @@ class _Builder:
                     break
                 partial.append(_Piece(piece.asset, piece.first, piece.first + take, piece.title))
                 rest -= take
-            self.add(kind, partial, 1)
+            self.add(kind, partial, 1, block_index, part=part + added)
+            added += 1
+        return added
+
+    def program(
+        self,
+        index: int,
+        block: Block,
+        piece: _Piece,
+        slate: list[_Piece],
+        next_start_us: int | None,
+        breaks: list[AdBreak],
+    ) -> None:
+        """Lay out a block: its clip, interrupted by its ad breaks (the slate for each
+        break's length), all cut where the next block starts."""
+        part = 0
+        cursor = piece.first
+        for ad in (*block.breaks, None):
+            stop = piece.end if ad is None else ad.at_segment
+            if stop > cursor:
+                played = self.playable(
+                    _Piece(piece.asset, cursor, stop, piece.title), next_start_us
+                )
+                if played:
+                    self.add(
+                        GroupKind.BLOCK,
+                        [_Piece(piece.asset, cursor, cursor + played, piece.title)],
+                        1,
+                        block_index=index,
+                        scheduled_start_us=block.start_us,
+                        part=part,
+                    )
+                    part += 1
+                if played < stop - cursor:
+                    return  # the next block takes over
+            cursor = stop
+            if ad is None:
+                return
+            start = self.time_us
+            until = start + ad.duration_us
+            if next_start_us is not None:
+                until = min(until, next_start_us)
+            if until > start:
+                part += self.fill(GroupKind.BREAK, slate, until, index, part)
+            if self.time_us > start:
+                breaks.append(AdBreak(start, self.time_us, ad.duration_us))
+
+
+def _check_breaks(block: Block, piece: _Piece, where: str) -> None:
+    previous = piece.first - 1
+    for number, ad in enumerate(block.breaks):
+        if not previous < ad.at_segment <= piece.end:
+            raise PlanError(
+                where,
+                f"breaks.{number}.at_segment",
+                f"must be within the clip's segments [{piece.first}, {piece.end}] and after "
+                "the previous break",
+            )
+        if ad.duration_us <= 0:
+            raise PlanError(where, f"breaks.{number}.duration", "must be positive")
+        previous = ad.at_segment
 
 
 def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> _Piece:
@@ -365,6 +511,33 @@ def _check_asset(plan: Plan, asset: AssetIndex, container: Container) -> None:
             f"is {asset.container.value} but the slate is {container.value}: a channel keeps "
             "one segment format",
         )
+    channel = plan.channel
+    audio = asset.audio_tracks()
+    if channel.audio_tracks and not audio:
+        raise PlanError(
+            where,
+            f"asset {asset.id!r}",
+            "has no separate audio track, but the channel declares audio tracks: every "
+            "asset of such a channel (its slate too) needs demuxed audio",
+        )
+    if audio and not channel.audio_tracks:
+        raise PlanError(
+            where,
+            f"asset {asset.id!r}",
+            "carries its audio as separate tracks (EXT-X-MEDIA TYPE=AUDIO); declare the "
+            "channel's audio_tracks to play it with sound",
+        )
+    for track in asset.tracks:
+        if track.type is TrackType.SUBTITLES and channel.subtitle_tracks:
+            longest_text = max(track.segments.durations_us)
+            if rounded_seconds(longest_text) > channel.subtitle_target_duration_s:
+                raise PlanError(
+                    where,
+                    f"asset {asset.id!r}: tracks.{track.name}",
+                    f"has a {longest_text / 1e6:.3f} s subtitle segment, longer than the "
+                    f"channel's subtitle target duration of "
+                    f"{channel.subtitle_target_duration_s} s",
+                )
     longest = asset.max_segment_us()
     if rounded_seconds(longest) > plan.channel.target_duration_s:
         raise PlanError(
@@ -413,11 +586,13 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
         _check_asset(plan, asset, slate.container)
 
     builder = _Builder(plan)
+    slate_pieces = [_Piece(slate, 0, slate.segment_count, "")]
+    breaks: list[AdBreak] = []
     if plan.filler:
         gap_kind = GroupKind.FILLER
         gap = [_clip_piece(c, assets, f"{where}: filler.{i}") for i, c in enumerate(plan.filler)]
     else:
-        gap_kind, gap = GroupKind.SLATE, [_Piece(slate, 0, slate.segment_count, "")]
+        gap_kind, gap = GroupKind.SLATE, slate_pieces
     blocks = sorted(enumerate(plan.blocks), key=lambda item: item[1].start_us)
     for position, (index, block) in enumerate(blocks):
         block_where = f"{where}: blocks.{index}"
@@ -427,18 +602,12 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
         if builder.time_us < block.start_us:
             builder.fill(gap_kind, gap, block.start_us)
         next_start = blocks[position + 1][1].start_us if position + 1 < len(blocks) else None
-        played = builder.playable(piece, next_start)
-        if played:
-            builder.add(
-                GroupKind.BLOCK,
-                [_Piece(piece.asset, piece.first, piece.first + played, piece.title)],
-                1,
-                block_index=index,
-                scheduled_start_us=block.start_us,
-            )
+        _check_breaks(block, piece, block_where)
+        builder.program(index, block, piece, slate_pieces, next_start, breaks)
     builder.add(gap_kind, gap, None)
 
     groups = tuple(builder.groups)
+    renditions = {a.key: map_renditions(channel.profile, a) for a in used.values()}
     return Timeline(
         plan=plan,
         container=slate.container,
@@ -447,5 +616,25 @@ def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
         groups=groups,
         group_msns=tuple(g.media_sequence for g in groups),
         group_starts=tuple(g.start_us for g in groups),
-        renditions={a.key: map_renditions(channel.profile, a) for a in used.values()},
+        renditions=renditions,
+        tables={a.key: _tables(channel, a, renditions[a.key]) for a in used.values()},
+        subtitles={
+            a.key: tuple(a.track_for(spec, TrackType.SUBTITLES) for spec in channel.subtitle_tracks)
+            for a in used.values()
+        },
+        breaks=tuple(breaks),
+        break_starts=tuple(b.start_us for b in breaks),
     )
+
+
+def _tables(
+    channel: Channel, asset: AssetIndex, renditions: tuple[int, ...]
+) -> tuple[SegmentTable, ...]:
+    """The segment table behind each output: the profile's variants, then the audio tracks."""
+    video = tuple(asset.renditions[i].segments for i in renditions)
+    audio = []
+    for spec in channel.audio_tracks:
+        index = asset.track_for(spec, TrackType.AUDIO)
+        assert index is not None  # _check_asset: every asset has an audio track
+        audio.append(asset.tracks[index].segments)
+    return video + tuple(audio)

@@ -8,7 +8,7 @@ head, in order, and the media sequence rises by exactly the number that left.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine.errors import NotOnAir
@@ -92,20 +92,26 @@ def _first_full_window_end(timeline: Timeline) -> int:
 
 def program_window(
     timeline: Timeline,
-    program: Group,
+    program: Sequence[Group],
     now_us: int,
     slot_at: Callable[[int], Slot] | None = None,
 ) -> tuple[Window, bool]:
-    """A start-over playlist: the program's segments from its first one up to the last that
-    has ended by now_us, and whether the program has ended (every segment listed).
+    """A start-over playlist: the segments of a program (its groups: parts and ad breaks)
+    from its first one up to the last that has ended by now_us, and whether the program has
+    ended (every segment listed).
 
     The window grows from the program's start, as an EVENT playlist does (RFC 8216 6.2.1:
     segments are only appended), until the program ends.
     """
-    first = program.media_sequence
-    total = program.count if program.cycles is not None else None
+    first = program[0].media_sequence
+    last_group = program[-1]
+    total = (
+        None
+        if last_group.cycles is None
+        else last_group.media_sequence + last_group.cycles * last_group.count - first
+    )
     if now_us < timeline.start_us:
-        raise NotOnAir("the program has not started", until_us=program.start_us)
+        raise NotOnAir("the program has not started", until_us=program[0].start_us)
     last = timeline.media_sequence_at(now_us) - 1
     ended = total is not None and last >= first + total - 1
     if ended and total is not None:

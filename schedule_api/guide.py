@@ -49,20 +49,29 @@ def airings(timeline: Timeline, start_us: int, end_us: int) -> list[Airing]:
     found: list[Airing] = []
     slate = timeline.plan.channel.slate_key
     first = max(bisect_right(timeline.group_starts, start_us) - 1, 0)
-    for group in timeline.groups[first:]:
+    while first > 0 and timeline.groups[first].part > 0:
+        first -= 1  # inside a program split by ad breaks: from its first part
+    for index in range(first, len(timeline.groups)):
+        group = timeline.groups[index]
         if group.start_us >= end_us:
             break
-        group_end = group.end_us
+        if group.block_index is not None and not group.is_program_start:
+            continue  # a later part or an ad break of a program listed once, whole
+        program = timeline.block_groups(index) if group.is_program_start else (group,)
+        group_end = program[-1].end_us
         if group_end is not None and group_end <= start_us:
             continue
-        if group.kind is GroupKind.BLOCK and group.block_index is not None:
+        if group.is_program_start and group.block_index is not None:
             block = timeline.plan.blocks[group.block_index]
-            asset = group.runs[0].asset
+            asset = next(
+                (g.runs[0].asset for g in program if g.kind is GroupKind.BLOCK),
+                group.runs[0].asset,  # only a break aired: the next program cut it all
+            )
             found.append(
                 Airing(
                     AiringKind.PROGRAM,
                     group.start_us,
-                    group.start_us + group.period_us,
+                    group_end,
                     asset,
                     block.clip.title or asset.title,
                     block.event_id,

@@ -1,9 +1,10 @@
 """The sample library: index the committed sample media and write plans for two channels.
 
-`samples/media/` (made by samples/make_media.sh) holds six HLS VODs. This module indexes them
+`samples/media/` (made by samples/make_media.sh) holds nine HLS VODs. This module indexes them
 with the same parser that ingest uses, as if served from `base_url`, and writes a plan
 directory: `sample-ts` loops three TS programs with a slate break, `sample-cmaf` loops an
-fMP4 program with its slate. Both plans loop forever from a fixed checkpoint, so the same
+fMP4 program with its slate, `sample-multi` loops two programs with English and French audio
+and subtitles. Both plans loop forever from a fixed checkpoint, so the same
 files serve a live channel at any date.
 """
 
@@ -32,7 +33,21 @@ TITLES = {
     "cmaf-delta": "Program D",
     "slate-ts": "Slate",
     "slate-cmaf": "Slate",
+    "multi-echo": "Program E",
+    "multi-foxtrot": "Program F",
+    "slate-multi": "Slate",
 }
+TRACKS = {
+    "audio_tracks": [
+        {"name": "audio-en", "language": "en", "label": "English", "default": True},
+        {"name": "audio-fr", "language": "fr", "label": "Francais"},
+    ],
+    "subtitle_tracks": [
+        {"name": "subs-en", "language": "en", "label": "English"},
+        {"name": "subs-fr", "language": "fr", "label": "Francais"},
+    ],
+}
+"""The tracks of the sample channel whose assets carry demuxed audio and subtitles."""
 
 
 def index_local_vod(asset_id: str, media_dir: Path, base_url: str) -> AssetIndex:
@@ -59,7 +74,11 @@ def _profile(slate: AssetIndex) -> list[dict[str, object]]:
 
 
 def _plan(
-    channel_id: str, name: str, slate: AssetIndex, filler: list[dict[str, object]]
+    channel_id: str,
+    name: str,
+    slate: AssetIndex,
+    filler: list[dict[str, object]],
+    tracks: dict[str, object] | None = None,
 ) -> dict[str, object]:
     return {
         "channel": {
@@ -69,6 +88,7 @@ def _plan(
             "window_seconds": 24,
             "slate": slate.id,
             "profile": _profile(slate),
+            **(tracks or {}),
         },
         "revision": 1,
         "checkpoint": {"time": CHECKPOINT.isoformat().replace("+00:00", "Z")},
@@ -79,7 +99,7 @@ def _plan(
 def write_sample_plans(
     out: Path, base_url: str = DEFAULT_BASE_URL, media_dir: Path = MEDIA_DIR
 ) -> list[Path]:
-    """Write the asset indexes and the two sample plans; returns the files written."""
+    """Write the asset indexes and the sample plans; returns the files written."""
     assets = {asset_id: index_local_vod(asset_id, media_dir, base_url) for asset_id in TITLES}
     (out / "assets").mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -108,6 +128,16 @@ def write_sample_plans(
                 {"asset": "cmaf-delta", "title": "Program D"},
                 {"asset": "slate-cmaf", "title": "Break"},
             ],
+        ),
+        "sample-multi": _plan(
+            "sample-multi",
+            "Sample channel in two languages, with subtitles",
+            assets["slate-multi"],
+            [
+                {"asset": "multi-echo", "title": "Program E"},
+                {"asset": "multi-foxtrot", "title": "Program F"},
+            ],
+            TRACKS,
         ),
     }
     for channel_id, plan in plans.items():

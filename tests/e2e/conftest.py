@@ -94,6 +94,42 @@ def write_e2e_plans(plans: Path, now: datetime) -> None:
             "blocks": blocks,
         }
         (plans / f"{channel}.json").write_text(json.dumps(plan, indent=1))
+    write_multi_language_plan(plans, checkpoint)
+
+
+MULTI_PROGRAM_S = 16
+"""e2e-multi: each program is 12 s of one asset with a 4 s ad break after its first 6 s."""
+
+
+def write_multi_language_plan(plans: Path, checkpoint: datetime) -> None:
+    """e2e-multi: programs of the two-language assets alternating back to back, each split
+    by an ad break (the slate, marked with DATERANGE and CUE tags)."""
+    sample = json.loads((plans / "sample-multi.json").read_text())["channel"]
+    blocks = []
+    for number in range(3600 // MULTI_PROGRAM_S):
+        asset = ("multi-echo", "multi-foxtrot")[number % 2]
+        blocks.append(
+            {
+                "start": _iso(checkpoint + timedelta(seconds=number * MULTI_PROGRAM_S)),
+                "asset": asset,
+                "first_segment": 0,
+                "end_segment": 6,
+                "breaks": [{"at_segment": 3, "duration": 4}],
+            }
+        )
+    plan = {
+        "channel": {
+            **sample,
+            "id": "e2e-multi",
+            "name": "e2e-multi",
+            "window_seconds": 16,
+            "ad_markers": {"cue_tags": True, "splice_command": "time_signal"},
+        },
+        "revision": 1,
+        "checkpoint": {"time": _iso(checkpoint)},
+        "blocks": blocks,
+    }
+    (plans / "e2e-multi.json").write_text(json.dumps(plan, indent=1))
 
 
 @dataclass(frozen=True)

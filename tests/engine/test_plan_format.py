@@ -24,7 +24,7 @@ def _copy(tmp_path: Path) -> Path:
 
 
 def test_sample_plans_load_and_compile() -> None:
-    assert sorted(load_timelines(SAMPLE_PLANS)) == ["sample-cmaf", "sample-ts"]
+    assert sorted(load_timelines(SAMPLE_PLANS)) == ["sample-cmaf", "sample-multi", "sample-ts"]
 
 
 def test_asset_index_round_trips_through_json() -> None:
