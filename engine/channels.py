@@ -363,7 +363,7 @@ class Channels:
         text_track = channel.text_tracks.get(variant_name)
         if text_track is not None:
             subtitles = channel.subtitle_timeline(text_track)
-            first = timeline.groups.index(program[0])
+            first = bisect_right(timeline.group_starts, program[0].start_us) - 1
             segments, next_change, ended = subtitles.program(
                 first, first + len(program) - 1, now_us
             )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from engine.model import Block, Checkpoint, Plan
+from engine.subtitles import SubtitleTimeline
 from engine.timeline import Timeline
 
 
@@ -36,17 +37,25 @@ def compaction_point(timeline: Timeline, before_us: int) -> CompactionPoint | No
     """The latest program that started at or before before_us (None: there is none after the
     current checkpoint)."""
     found = None
-    for group in timeline.groups:
+    for index, group in enumerate(timeline.groups):
         if group.start_us > before_us:
             break
         if group.is_program_start:
-            found = group
-    if found is None or found.block_index is None or found.start_us <= timeline.start_us:
+            found = index
+    if found is None:
         return None
+    group = timeline.groups[found]
+    if group.block_index is None or group.start_us <= timeline.start_us:
+        return None
+    tracks = timeline.plan.channel.subtitle_tracks
+    subtitles = tuple(
+        (track.name, SubtitleTimeline(timeline, number).first_media_sequence_of(found))
+        for number, track in enumerate(tracks)
+    )
     return CompactionPoint(
-        found.block_index,
-        timeline.plan.blocks[found.block_index].event_id,
-        Checkpoint(found.start_us, found.media_sequence, found.discontinuity_sequence),
+        group.block_index,
+        timeline.plan.blocks[group.block_index].event_id,
+        Checkpoint(group.start_us, group.media_sequence, group.discontinuity_sequence, subtitles),
     )
 
 

@@ -17,6 +17,7 @@ import m3u8
 from engine.errors import PlanError
 from engine.model import (
     BOUNDARY_TOLERANCE_US,
+    SOURCE_MARKER_TAGS,
     US_PER_S,
     AssetIndex,
     ByteRange,
@@ -27,6 +28,7 @@ from engine.model import (
     Rendition,
     Segment,
     SegmentTable,
+    SourceMarker,
     TrackType,
 )
 
@@ -160,6 +162,22 @@ def _segments(url: str, text: str, rendition: str) -> tuple[SegmentTable, bool]:
     return SegmentTable.of(segments), bool(playlist.is_independent_segments)
 
 
+def source_markers(text: str) -> tuple[SourceMarker, ...]:
+    """The ad marker lines of a media playlist, each with the segment it stands before
+    (markers after the last segment are dropped: nothing follows them)."""
+    found: list[SourceMarker] = []
+    segment = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("#"):
+            segment += 1
+        elif line.startswith(SOURCE_MARKER_TAGS):
+            found.append(SourceMarker(segment, line))
+    return tuple(marker for marker in found if marker.segment < segment)
+
+
 def _rendition_name(stream_info: Any, index: int, taken: set[str]) -> str:
     resolution = getattr(stream_info, "resolution", None)
     name = f"{resolution[1]}p" if resolution else f"v{index}"
@@ -239,6 +257,8 @@ def parse_vod(
         renditions.append(Rendition(name="v0", bandwidth=0, segments=segments))
     _check_alignment(renditions)
     tracks = _tracks(top, texts) if top.is_variant else []
+    first_url = top.playlists[0].absolute_uri if top.is_variant else url
+    markers = source_markers(texts[first_url])
     has_init = [r.segments[0].init is not None for r in renditions]
     if any(has_init) and not all(has_init):
         raise VodError(f"asset at {url}", "renditions", "mixes fMP4 and TS renditions")
@@ -251,4 +271,5 @@ def parse_vod(
         renditions=tuple(renditions),
         title=title,
         tracks=tuple(tracks),
+        markers=markers,
     )

@@ -363,6 +363,27 @@ class Rendition:
     frame_rate: float | None = None
 
 
+SOURCE_MARKER_TAGS = (
+    "#EXT-X-CUE-OUT-CONT",
+    "#EXT-X-CUE-OUT",
+    "#EXT-X-CUE-IN",
+    "#EXT-X-CUE",
+    "#EXT-OATCLS-SCTE35",
+    "#EXT-X-SCTE35",
+    "#EXT-X-SPLICEPOINT-SCTE35",
+    "#EXT-X-DATERANGE",
+)
+"""Ad marker tags kept from source playlists (SCTE-35 in HLS as ingest finds it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMarker:
+    """An ad marker line that stood before segment `segment` of the source's first rendition."""
+
+    segment: int
+    tag: str
+
+
 class TrackType(StrEnum):
     """EXT-X-MEDIA TYPE of a track an asset carries beside its video (RFC 8216 4.3.4.1)."""
 
@@ -435,9 +456,13 @@ class AssetIndex:
     title: str = ""
     tracks: tuple[MediaTrack, ...] = ()
     """Demuxed audio and subtitle tracks (the renditions then carry video only)."""
+    markers: tuple[SourceMarker, ...] = ()
+    """Ad markers of the source, in segment order (written only when a channel passes them)."""
     prefix_us: array[int] = field(init=False, repr=False, compare=False)
     """prefix_us[i]: start of segment i relative to the asset start; prefix_us[-1]: duration."""
     longest_segment_us: int = field(init=False, repr=False, compare=False)
+    markers_at: dict[int, tuple[SourceMarker, ...]] = field(init=False, repr=False, compare=False)
+    """The source markers by segment."""
     track_starts: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
     """Per track: the video segment index at which each of its segments starts, and the
     segment count last (audio: 0, 1, 2, ...)."""
@@ -498,6 +523,18 @@ class AssetIndex:
                 )
             starts.append(aligned)
         object.__setattr__(self, "track_starts", tuple(starts))
+        by_segment: dict[int, list[SourceMarker]] = {}
+        for number, marker in enumerate(self.markers):
+            if not 0 <= marker.segment < count:
+                raise PlanError(
+                    where, f"markers.{number}.segment", f"must be below {count} (the segments)"
+                )
+            if not marker.tag.startswith(SOURCE_MARKER_TAGS) or "\n" in marker.tag:
+                raise PlanError(where, f"markers.{number}.tag", "is not an ad marker tag line")
+            by_segment.setdefault(marker.segment, []).append(marker)
+        object.__setattr__(
+            self, "markers_at", {segment: tuple(found) for segment, found in by_segment.items()}
+        )
 
     def audio_tracks(self) -> tuple[int, ...]:
         """Indexes (in `tracks`) of the audio tracks."""
@@ -564,10 +601,12 @@ class SpliceCommand(StrEnum):
 
 
 class SourceMarkers(StrEnum):
-    """What happens to ad markers already in the source VOD playlists."""
+    """What a channel does with the ad markers its source VOD playlists carry."""
 
     STRIP = "strip"
     PASS = "pass"
+    """Written before the same segments: CUE tags as they are, EXT-X-DATERANGE re-dated to
+    the airing (see engine.render.source_marker_lines)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -678,6 +717,12 @@ class Checkpoint:
     time_us: int
     media_sequence: int = 0
     discontinuity_sequence: int = 0
+    subtitle_sequences: tuple[tuple[str, int], ...] = ()
+    """(subtitle track name, media sequence number of its segment at the checkpoint): subtitle
+    playlists are numbered on their own, and keep counting when a plan is compacted."""
+
+    def subtitle_sequence(self, track: str) -> int:
+        return dict(self.subtitle_sequences).get(track, 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ from engine.model import (
     Segment,
     SegmentNames,
     SegmentTable,
+    SourceMarker,
     SourceMarkers,
     SpliceCommand,
     TableError,
@@ -316,6 +317,13 @@ class MediaTrackModel(RenditionModel):
         )
 
 
+class SourceMarkerModel(_Strict):
+    """An ad marker line of the source playlist and the segment it stands before."""
+
+    segment: int = Field(ge=0)
+    tag: str = Field(min_length=1, max_length=4000)
+
+
 class AssetIndexModel(_Strict):
     id: Slug
     version: int = Field(ge=1)
@@ -326,6 +334,9 @@ class AssetIndexModel(_Strict):
     renditions: list[RenditionModel] = Field(min_length=1)
     tracks: list[MediaTrackModel] = Field(
         default_factory=list, description="demuxed audio and WebVTT subtitle tracks"
+    )
+    markers: list[SourceMarkerModel] = Field(
+        default_factory=list, description="ad markers of the source (SCTE-35, CUE tags)"
     )
 
     def to_core(self) -> AssetIndex:
@@ -338,6 +349,7 @@ class AssetIndexModel(_Strict):
             independent_segments=self.independent_segments,
             renditions=tuple(r.to_core(self.id) for r in self.renditions),
             tracks=tuple(t.to_track(self.id) for t in self.tracks),
+            markers=tuple(SourceMarker(m.segment, m.tag) for m in self.markers),
         )
 
     @classmethod
@@ -351,6 +363,7 @@ class AssetIndexModel(_Strict):
             independent_segments=asset.independent_segments,
             renditions=[RenditionModel.from_core(r) for r in asset.renditions],
             tracks=[MediaTrackModel.from_track(t) for t in asset.tracks],
+            markers=[SourceMarkerModel(segment=m.segment, tag=m.tag) for m in asset.markers],
         )
 
 
@@ -457,6 +470,10 @@ class CheckpointModel(_Strict):
     time: AwareDatetime
     media_sequence: int = Field(default=0, ge=0)
     discontinuity_sequence: int = Field(default=0, ge=0)
+    subtitle_sequences: dict[Slug, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="media sequence number of each subtitle track's segment at the checkpoint",
+    )
 
 
 def _version(asset_id: str, version: int | None, defaults: Mapping[str, int]) -> int:
@@ -545,6 +562,7 @@ class PlanModel(_Strict):
                 to_us(self.checkpoint.time),
                 self.checkpoint.media_sequence,
                 self.checkpoint.discontinuity_sequence,
+                tuple(sorted(self.checkpoint.subtitle_sequences.items())),
             ),
             blocks=tuple(
                 Block(
@@ -581,6 +599,7 @@ class PlanModel(_Strict):
                 time=from_us(plan.checkpoint.time_us),
                 media_sequence=plan.checkpoint.media_sequence,
                 discontinuity_sequence=plan.checkpoint.discontinuity_sequence,
+                subtitle_sequences=dict(plan.checkpoint.subtitle_sequences),
             ),
             blocks=[
                 BlockModel(

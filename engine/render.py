@@ -8,6 +8,7 @@ EXT-X-PLAYLIST-TYPE or EXT-X-ENDLIST (6.2.2).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from engine.model import (
     Key,
     ProfileEntry,
     SegmentTable,
+    SourceMarkers,
     SpliceCommand,
     TrackSpec,
 )
@@ -27,6 +29,7 @@ from engine.timeline import AdBreak, Slot, Timeline
 from engine.window import Window
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PASS = SourceMarkers.PASS
 
 
 @functools.lru_cache(maxsize=4096)
@@ -101,6 +104,8 @@ def segment_text(timeline: Timeline, slot: Slot, previous: Slot | None, variant:
         lines.append("#EXT-X-DISCONTINUITY")  # 4.3.2.3
     if timeline.breaks:
         lines.extend(ad_marker_lines(timeline, slot, previous is None))
+    if slot.asset.markers_at and timeline.plan.channel.ad_markers.source_markers is PASS:
+        lines.extend(source_marker_lines(slot))
     # A key and an init section are re-stated after every discontinuity, so that a client
     # joining there never inherits them from another asset (4.3.2.4, 4.3.2.5).
     restate = previous is None or slot.discontinuity
@@ -141,6 +146,76 @@ def _daterange(ad: AdBreak, command: SpliceCommand, out: bool) -> str:
         planned = format_duration(ad.planned_duration_us)
         return f"{head},PLANNED-DURATION={planned},SCTE35-OUT={as_hex(section)}"
     return f"{head},DURATION={format_duration(ad.duration_us)},SCTE35-IN={as_hex(section)}"
+
+
+_DATERANGE = "#EXT-X-DATERANGE:"
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+def _instant_us(value: str) -> int | None:
+    try:
+        moment = datetime.fromisoformat(value.strip('"'))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
+
+
+def _redated(slot: Slot, tag: str) -> str | None:
+    """A source EXT-X-DATERANGE as it airs: START-DATE is the airing of the segment where
+    the source first states this ID, END-DATE moves with it, and the ID gains that instant
+    (Unix ms), so that every airing of the asset has its own date range and the tags of one
+    airing agree on every attribute (RFC 8216 4.3.2.7). None: no usable ID."""
+    attributes = _ATTRIBUTE.findall(tag[len(_DATERANGE) :])
+    values = dict(attributes)
+    source_id = values.get("ID", "").strip('"')
+    if not source_id:
+        return None
+    asset = slot.asset
+    anchor = next(
+        (
+            m.segment
+            for m in asset.markers
+            if m.tag.startswith(_DATERANGE)
+            and dict(_ATTRIBUTE.findall(m.tag[len(_DATERANGE) :])).get("ID", "").strip('"')
+            == source_id
+        ),
+        slot.segment,
+    )
+    prefix = asset.prefix_us
+    aired = slot.start_us - (prefix[slot.segment] - prefix[anchor])
+    start = _instant_us(values.get("START-DATE", ""))
+    end = _instant_us(values.get("END-DATE", ""))
+    rewritten = []
+    for name, value in attributes:
+        if name == "ID":
+            value = _quoted(f"{source_id}-{aired // 1000}")
+        elif name == "START-DATE":
+            value = _quoted(format_date(aired))
+        elif name == "END-DATE":
+            if start is None or end is None:
+                continue
+            value = _quoted(format_date(aired + end - start))
+        rewritten.append(f"{name}={value}")
+    if "START-DATE" not in values:
+        rewritten.append(f"START-DATE={_quoted(format_date(aired))}")
+    return _DATERANGE + ",".join(rewritten)
+
+
+def source_marker_lines(slot: Slot) -> list[str]:
+    """The source VOD's ad markers before this segment: CUE and SCTE-35 tags as they are,
+    EXT-X-DATERANGE re-dated to this airing."""
+    lines = []
+    for marker in slot.asset.markers_at.get(slot.segment, ()):
+        if marker.tag.startswith(_DATERANGE):
+            redated = _redated(slot, marker.tag)
+            if redated is not None:
+                lines.append(redated)
+        else:
+            lines.append(marker.tag)
+    return lines
 
 
 def ad_marker_lines(timeline: Timeline, slot: Slot, listed_first: bool) -> list[str]:

@@ -100,7 +100,11 @@ class SubtitleTimeline:
         self.timeline = timeline
         self.track_number = track_number
         layouts = []
-        media_sequence = 0
+        spec = timeline.plan.channel
+        media_sequence = timeline.plan.checkpoint.subtitle_sequence(
+            spec.subtitle_tracks[track_number].name
+        )
+        self.first_media_sequence = media_sequence
         for group in timeline.groups:
             entries = _entries(timeline, group, track_number)
             layouts.append(
@@ -110,7 +114,6 @@ class SubtitleTimeline:
                 media_sequence += group.cycles * len(entries)
         self.layouts = tuple(layouts)
         self.layout_msns = tuple(layout.media_sequence for layout in layouts)
-        spec = timeline.plan.channel
         self.target_duration_s = spec.subtitle_target_duration_s
         self.window_us = max(spec.window_us, 3 * spec.subtitle_target_duration_s * US_PER_S)
 
@@ -162,7 +165,7 @@ class SubtitleTimeline:
         listed: list[TextSegment] = []
         total = 0
         msn = airing.media_sequence - 1
-        while total < self.window_us and msn >= 0:
+        while total < self.window_us and msn >= self.first_media_sequence:
             segment = self.segment(msn)
             listed.append(segment)
             total += segment.duration_us

@@ -502,6 +502,32 @@ def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> _Piece:
     return _Piece(asset, clip.first_segment, end, clip.title)
 
 
+def track_mismatch(channel: Channel, asset: AssetIndex) -> str | None:
+    """Why an asset's audio and subtitle tracks cannot play on a channel (None: they can)."""
+    audio = asset.audio_tracks()
+    if channel.audio_tracks and not audio:
+        return (
+            "has no separate audio track, but the channel declares audio tracks: every "
+            "asset of such a channel (its slate too) needs demuxed audio"
+        )
+    if audio and not channel.audio_tracks:
+        return (
+            "carries its audio as separate tracks (EXT-X-MEDIA TYPE=AUDIO); declare the "
+            "channel's audio_tracks to play it with sound"
+        )
+    if channel.subtitle_tracks:
+        for track in asset.tracks:
+            if track.type is TrackType.SUBTITLES:
+                longest = max(track.segments.durations_us)
+                if rounded_seconds(longest) > channel.subtitle_target_duration_s:
+                    return (
+                        f"has a {longest / 1e6:.3f} s subtitle segment in track "
+                        f"{track.name!r}, longer than the channel's subtitle target duration "
+                        f"of {channel.subtitle_target_duration_s} s"
+                    )
+    return None
+
+
 def _check_asset(plan: Plan, asset: AssetIndex, container: Container) -> None:
     where = f"channel {plan.channel.id!r}"
     if asset.container != container:
@@ -511,33 +537,9 @@ def _check_asset(plan: Plan, asset: AssetIndex, container: Container) -> None:
             f"is {asset.container.value} but the slate is {container.value}: a channel keeps "
             "one segment format",
         )
-    channel = plan.channel
-    audio = asset.audio_tracks()
-    if channel.audio_tracks and not audio:
-        raise PlanError(
-            where,
-            f"asset {asset.id!r}",
-            "has no separate audio track, but the channel declares audio tracks: every "
-            "asset of such a channel (its slate too) needs demuxed audio",
-        )
-    if audio and not channel.audio_tracks:
-        raise PlanError(
-            where,
-            f"asset {asset.id!r}",
-            "carries its audio as separate tracks (EXT-X-MEDIA TYPE=AUDIO); declare the "
-            "channel's audio_tracks to play it with sound",
-        )
-    for track in asset.tracks:
-        if track.type is TrackType.SUBTITLES and channel.subtitle_tracks:
-            longest_text = max(track.segments.durations_us)
-            if rounded_seconds(longest_text) > channel.subtitle_target_duration_s:
-                raise PlanError(
-                    where,
-                    f"asset {asset.id!r}: tracks.{track.name}",
-                    f"has a {longest_text / 1e6:.3f} s subtitle segment, longer than the "
-                    f"channel's subtitle target duration of "
-                    f"{channel.subtitle_target_duration_s} s",
-                )
+    mismatch = track_mismatch(plan.channel, asset)
+    if mismatch is not None:
+        raise PlanError(where, f"asset {asset.id!r}", mismatch)
     longest = asset.max_segment_us()
     if rounded_seconds(longest) > plan.channel.target_duration_s:
         raise PlanError(

@@ -35,6 +35,7 @@ from engine.model import Channel as CoreChannel
 from engine.plan_format import PlanModel, ProfileEntryModel, to_us
 from engine.profile import map_renditions, profile_of
 from engine.render import format_date
+from engine.timeline import track_mismatch
 from schedule_api import guide, models, rules
 from schedule_api.db import create_engine, migrate
 from schedule_api.errors import (
@@ -275,13 +276,30 @@ async def create_channel(request: web.Request) -> web.Response:
             core_profile = tuple(p.to_core() for p in body.profile)
         else:
             core_profile = profile_of(slate)
-        CoreChannel(body.id, body.name, core_profile, target, window_us, body.slate)
+        core = CoreChannel(
+            body.id,
+            body.name,
+            core_profile,
+            target,
+            window_us,
+            body.slate,
+            audio_tracks=tuple(t.to_core() for t in body.audio_tracks),
+            subtitle_tracks=tuple(t.to_core() for t in body.subtitle_tracks),
+            subtitle_target_duration_s=body.subtitle_target_duration,
+        )
         map_renditions(core_profile, slate)
     except PlanError as error:
-        name = {"window": "window_seconds", "profile": "profile"}.get(
-            error.field.split(".")[0], "profile"
-        )
+        head = error.field.split(".")[0]
+        name = {
+            "window": "window_seconds",
+            "audio_tracks": "audio_tracks",
+            "subtitle_tracks": "subtitle_tracks",
+            "subtitle_target_duration": "subtitle_target_duration",
+        }.get(head, "profile")
         raise Unprocessable(name, error.reason) from None
+    mismatch = track_mismatch(core, slate)
+    if mismatch is not None:
+        raise Unprocessable("audio_tracks", f"the slate {mismatch}")
     channel = await store.create_channel(
         {
             "id": body.id,
@@ -295,6 +313,11 @@ async def create_channel(request: web.Request) -> web.Response:
             "group_title": body.group,
             "max_shift_seconds": body.max_shift_seconds,
             "profile": [ProfileEntryModel.from_core(e).model_dump() for e in core_profile],
+            "ad_markers": body.ad_markers.model_dump(),
+            "break_rule": None if body.break_rule is None else body.break_rule.model_dump(),
+            "audio_tracks": [t.model_dump() for t in body.audio_tracks],
+            "subtitle_tracks": [t.model_dump() for t in body.subtitle_tracks],
+            "subtitle_target_duration": body.subtitle_target_duration,
         },
         request.app[CLOCK](),
     )
@@ -323,12 +346,49 @@ async def update_channel(request: web.Request) -> web.Response:
             if value < 3 * current.target_duration:
                 raise Unprocessable("window_seconds", "must be at least three target durations")
             changes["window_ms"] = round(value * 1000)
-        elif value is None and name in ("name", "time_zone", "group", "max_shift_seconds"):
+        elif value is None and name in (
+            "name",
+            "time_zone",
+            "group",
+            "max_shift_seconds",
+            "ad_markers",
+            "audio_tracks",
+            "subtitle_tracks",
+        ):
             raise Unprocessable(name, "may not be null")
         elif name == "group":
             changes["group_title"] = value
+        elif name == "ad_markers":
+            if value.splice_command != current.ad_markers.splice_command:
+                raise Unprocessable(
+                    "ad_markers.splice_command",
+                    "is fixed for the channel's life: breaks already announced would change "
+                    "their SCTE35 attributes (RFC 8216 4.3.2.7)",
+                )
+            changes[name] = value.model_dump()
+        elif name == "audio_tracks":
+            if bool(value) != bool(current.audio_tracks):
+                raise Unprocessable(
+                    "audio_tracks",
+                    "may change, but not between none and some: the channel's assets carry "
+                    "their audio either in the video (none) or as separate tracks (some)",
+                )
+            changes[name] = [t.model_dump() for t in value]
+        elif name == "subtitle_tracks":
+            changes[name] = [t.model_dump() for t in value]
+        elif name == "break_rule":
+            changes[name] = None if value is None else value.model_dump()
         else:
             changes[name] = value
+    tracks = [*changes.get("audio_tracks", []), *changes.get("subtitle_tracks", [])]
+    taken = {entry.name for entry in current.profile} | {"master"}
+    for track in tracks:
+        if track["name"] in taken:
+            raise Unprocessable(
+                "audio_tracks" if track in changes.get("audio_tracks", []) else "subtitle_tracks",
+                f"the name {track['name']!r} is taken by a variant, another track or 'master'",
+            )
+        taken.add(track["name"])
     if not changes:
         return _json(current)
     return _json(await store.update_channel(channel_id, changes, request.app[CLOCK]()))
@@ -371,6 +431,17 @@ def _spec(body: models.EventCreate, field_name: str = "") -> EventSpec:
         clip_out_us=_seconds_us(body.clip_out_seconds),
         title=body.title,
         field=field_name,
+        breaks=_breaks(body.breaks),
+    )
+
+
+def _breaks(
+    breaks: list[models.BreakRequest] | None,
+) -> tuple[tuple[int, int], ...] | None:
+    if breaks is None:
+        return None
+    return tuple(
+        (round(b.offset_seconds * US_PER_S), round(b.duration_seconds * US_PER_S)) for b in breaks
     )
 
 
@@ -467,6 +538,7 @@ async def update_event(request: web.Request) -> web.Response:
             else current.clip_out_us
         ),
         title=body.title if "title" in given else current.title,
+        breaks=_breaks(body.breaks) if "breaks" in given else current.breaks,
     )
     (event,) = await store.write_events(
         channel_id,

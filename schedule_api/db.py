@@ -35,7 +35,13 @@ channels = sa.Table(
     sa.Column("compact_us", sa.BigInteger, nullable=True),
     sa.Column("compact_msn", sa.BigInteger, nullable=True),
     sa.Column("compact_dsn", sa.BigInteger, nullable=True),
+    sa.Column("compact_subtitles", sa.JSON, nullable=True),
     sa.Column("max_shift_seconds", sa.Integer, nullable=False, server_default="86400"),
+    sa.Column("ad_markers", sa.JSON, nullable=False, server_default="{}"),
+    sa.Column("break_rule", sa.JSON, nullable=True),
+    sa.Column("audio_tracks", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("subtitle_tracks", sa.JSON, nullable=False, server_default="[]"),
+    sa.Column("subtitle_target_duration", sa.Integer, nullable=False, server_default="6"),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
 )
@@ -79,6 +85,7 @@ events = sa.Table(
     sa.Column("updated_us", sa.BigInteger, nullable=False),
     sa.Column("rule_id", sa.String(63), nullable=True),
     sa.Column("occurrence", sa.String(120), nullable=True),
+    sa.Column("breaks", sa.JSON, nullable=False, server_default="[]"),
     sa.UniqueConstraint("rule_id", "occurrence", name="events_rule_occurrence"),
     sa.ForeignKeyConstraint(
         ["asset_id", "asset_version"], ["assets.id", "assets.version"], ondelete="RESTRICT"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from engine.model import US_PER_S, AssetIndex
+from engine.model import US_PER_S, AssetIndex, Break, TrackType
 from engine.render import format_date
 from schedule_api.errors import Conflict, Unprocessable
 
@@ -149,3 +149,111 @@ def check_lock_horizon(
             f"(one target duration) earlier: the earliest editable instant is "
             f"{format_date(horizon + reach_us)}",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class BreakRule:
+    """A channel's ad break rule, applied to the events written after it is set: a break
+    every `every_us` of program (at the nearest allowed segment boundary; none at the very
+    end) and, with `after_programs`, one at the end of every program. Each lasts
+    duration_us."""
+
+    duration_us: int
+    every_us: int | None = None
+    after_programs: bool = False
+
+
+def break_boundaries(asset: AssetIndex, first: int, end: int) -> list[int]:
+    """Segment indexes in [first, end] where a break may go: video segment boundaries that
+    are also boundaries of every subtitle track (so a break never splits a subtitle segment,
+    whose cues would show over the break)."""
+    allowed = set(range(first, end + 1))
+    for track, starts in zip(asset.tracks, asset.track_starts, strict=True):
+        if track.type is TrackType.SUBTITLES:
+            allowed &= set(starts)
+    return sorted(allowed | {first, end})
+
+
+def place_breaks(
+    asset: AssetIndex,
+    first: int,
+    end: int,
+    requested: Sequence[tuple[int, int]],
+    field: str = "breaks",
+) -> tuple[Break, ...]:
+    """Breaks at (offset into the clip, duration), microseconds, moved to the nearest allowed
+    boundary; Unprocessable names the break whose offset lies past the clip or lands where
+    an earlier one did."""
+    prefix = asset.prefix_us
+    allowed = break_boundaries(asset, first, end)
+    times = [prefix[i] - prefix[first] for i in allowed]
+    placed: list[Break] = []
+    for number, (offset_us, duration_us) in enumerate(requested):
+        if offset_us > times[-1]:
+            raise Unprocessable(
+                f"{field}.{number}.offset_seconds",
+                f"is past the end of the clip ({times[-1] / US_PER_S:.3f} s)",
+            )
+        at = allowed[_nearest_boundary(times, offset_us, 0, len(times) - 1)]
+        if placed and at <= placed[-1].at_segment:
+            raise Unprocessable(
+                f"{field}.{number}.offset_seconds",
+                "lands on or before the segment boundary of the break before it "
+                f"({(prefix[at] - prefix[first]) / US_PER_S:.3f} s into the clip); "
+                "breaks go in order, one per boundary",
+            )
+        placed.append(Break(at, duration_us))
+    return tuple(placed)
+
+
+def rule_breaks(asset: AssetIndex, first: int, end: int, rule: BreakRule) -> tuple[Break, ...]:
+    """The breaks a channel's rule gives a clip (offsets that land on the same boundary, or
+    on the end without after_programs, are dropped)."""
+    prefix = asset.prefix_us
+    length = prefix[end] - prefix[first]
+    allowed = break_boundaries(asset, first, end)
+    times = [prefix[i] - prefix[first] for i in allowed]
+    found: list[Break] = []
+    if rule.every_us:
+        offset = rule.every_us
+        while offset < length:
+            at = allowed[_nearest_boundary(times, offset, 0, len(times) - 1)]
+            if first < at < end and (not found or at > found[-1].at_segment):
+                found.append(Break(at, rule.duration_us))
+            offset += rule.every_us
+    if rule.after_programs:
+        found.append(Break(end, rule.duration_us))
+    return tuple(found)
+
+
+def breaks_us(breaks: Sequence[Break]) -> int:
+    return sum(b.duration_us for b in breaks)
+
+
+def shortened_program(
+    asset: AssetIndex,
+    first: int,
+    end: int,
+    breaks: Sequence[Break],
+    start_us: int,
+    by_us: int,
+) -> tuple[int, tuple[Break, ...]]:
+    """A program (clip and breaks) that starts at start_us cut to end by by_us: the new end
+    segment (first when nothing fits: the event must go) and the breaks that stay (those
+    before the new end)."""
+    prefix = asset.prefix_us
+
+    def length(e: int) -> int:
+        return prefix[e] - prefix[first] + breaks_us([b for b in breaks if b.at_segment < e])
+
+    low, high = first, end  # the largest e in [first, end] with length(e) <= budget
+    budget = by_us - start_us
+    while low < high:
+        middle = (low + high + 1) // 2
+        if length(middle) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    if low == end and length(end) + breaks_us([b for b in breaks if b.at_segment == end]) <= budget:
+        return end, tuple(breaks)
+    return low, tuple(b for b in breaks if b.at_segment < low)

@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from engine.plan_format import AssetIndexModel, PlanModel, ProfileEntryModel
+from engine.plan_format import (
+    AdMarkersModel,
+    AssetIndexModel,
+    PlanModel,
+    ProfileEntryModel,
+    TrackSpecModel,
+)
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["news-24"])]
 Resolution = Annotated[
@@ -36,6 +42,39 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BreakRuleModel(_Body):
+    """Ad breaks every event written from now on gets (unless it states its own)."""
+
+    duration_seconds: float = Field(gt=0, le=3600, description="length of each break")
+    every_minutes: float | None = Field(
+        default=None,
+        ge=1,
+        le=1440,
+        description="a break every so many minutes of program, at the nearest segment boundary",
+    )
+    after_programs: bool = Field(default=False, description="a break at the end of every program")
+
+    @model_validator(mode="after")
+    def _some_break(self) -> Self:
+        if self.every_minutes is None and not self.after_programs:
+            raise ValueError("give every_minutes, after_programs or both")
+        return self
+
+
+def _distinct_tracks(tracks: list[TrackSpecModel] | None) -> list[TrackSpecModel] | None:
+    if tracks:
+        names = [t.name for t in tracks]
+        languages = [t.language for t in tracks]
+        if len(set(names)) < len(names) or len(set(languages)) < len(languages):
+            raise ValueError("each track needs its own name and language")
+        if sum(t.default for t in tracks) > 1:
+            raise ValueError("at most one track can be the default")
+    return tracks
+
+
+Tracks = Annotated[list[TrackSpecModel], AfterValidator(_distinct_tracks), Field(max_length=16)]
+
+
 class ChannelCreate(_Body):
     id: Slug
     name: str = Field(min_length=1, max_length=200)
@@ -58,6 +97,19 @@ class ChannelCreate(_Body):
     profile: list[ProfileEntryModel] | None = Field(
         default=None, min_length=1, max_length=12, description="default: the slate's renditions"
     )
+    ad_markers: AdMarkersModel = Field(
+        default=AdMarkersModel(),
+        description="SCTE-35 command of the DATERANGE markers (fixed for life) and CUE tags",
+    )
+    break_rule: BreakRuleModel | None = None
+    audio_tracks: Tracks = Field(
+        default_factory=list,
+        description="demuxed audio tracks by language; then every asset needs demuxed audio",
+    )
+    subtitle_tracks: Tracks = Field(default_factory=list)
+    subtitle_target_duration: int = Field(
+        default=6, ge=1, le=60, description="subtitle playlists' target duration (fixed for life)"
+    )
 
 
 class ChannelUpdate(_Body):
@@ -69,6 +121,16 @@ class ChannelUpdate(_Body):
     artwork_url: HttpUrl | None = None
     group: str | None = Field(default=None, max_length=100)
     max_shift_seconds: int | None = Field(default=None, ge=0, le=7 * 86_400)
+    ad_markers: AdMarkersModel | None = Field(
+        default=None, description="cue_tags may change; splice_command may not"
+    )
+    break_rule: BreakRuleModel | None = Field(
+        default=None, description="applies to events written after the change; null: none"
+    )
+    audio_tracks: Tracks | None = Field(
+        default=None, description="may change, but not between none and some"
+    )
+    subtitle_tracks: Tracks | None = None
 
 
 class Channel(BaseModel):
@@ -84,6 +146,11 @@ class Channel(BaseModel):
     max_shift_seconds: int
     xmltv_id: str = Field(description="the channel's id in XMLTV guides and M3U tvg-id")
     profile: list[ProfileEntryModel]
+    ad_markers: AdMarkersModel
+    break_rule: BreakRuleModel | None
+    audio_tracks: list[TrackSpecModel]
+    subtitle_tracks: list[TrackSpecModel]
+    subtitle_target_duration: int
     playback_path: str = Field(description="the engine path that plays this channel")
     created: str
     created_ms: int
@@ -153,6 +220,19 @@ class Health(BaseModel):
 MAX_EVENT_MS = 10**13  # Unix milliseconds below year 2286
 
 
+class BreakRequest(_Body):
+    offset_seconds: float = Field(
+        ge=0, le=10**7, description="into the clip; moved to the nearest allowed segment boundary"
+    )
+    duration_seconds: float = Field(gt=0, le=3600)
+
+
+class EventBreak(BaseModel):
+    offset_seconds: float = Field(description="into the clip, at a segment boundary")
+    duration_seconds: float
+    at_segment: int = Field(description="the asset segment the program resumes with")
+
+
 class _EventFields(_Body):
     start: AwareDatetime | None = Field(
         default=None, description="scheduled start, RFC 3339 (give this or start_ms)"
@@ -171,6 +251,11 @@ class _EventFields(_Body):
     )
     title: str | None = Field(
         default=None, max_length=300, description="title override; default: the asset's"
+    )
+    breaks: list[BreakRequest] | None = Field(
+        default=None,
+        max_length=100,
+        description="ad breaks in order; null: those of the channel's break_rule; []: none",
     )
 
     @model_validator(mode="after")
@@ -223,9 +308,10 @@ class Event(BaseModel):
     title_override: str | None
     start: str
     start_ms: int
-    end: str = Field(description="nominal end: start plus the clip's exact length")
+    end: str = Field(description="nominal end: start plus the clip's exact length and its breaks")
     end_ms: int
-    duration_seconds: float
+    duration_seconds: float = Field(description="the clip and its ad breaks")
+    breaks: list[EventBreak]
     clip_in_seconds: float | None
     clip_out_seconds: float | None
     first_segment: int

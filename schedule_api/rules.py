@@ -37,8 +37,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.model import US_PER_S, AssetIndex
-from schedule_api.events import shortened_clip
+from engine.model import US_PER_S, AssetIndex, Break
+from schedule_api.events import BreakRule, breaks_us, rule_breaks, shortened_program
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -72,6 +72,8 @@ class Rule:
     slots: tuple[GridSlot, ...] = ()
     filler: tuple[AssetIndex, ...] = ()
     time_zone: str = "UTC"
+    breaks: BreakRule | None = None
+    """The channel's ad break rule: every placed item gets its breaks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +116,16 @@ class Placement:
     start_us: int
     end_segment: int
     """Segments played; fewer than the asset has when the item was cut."""
+    breaks: tuple[Break, ...] = ()
+
+    @property
+    def clip_us(self) -> int:
+        return self.asset.prefix_us[self.end_segment]
 
     @property
     def duration_us(self) -> int:
-        return self.asset.prefix_us[self.end_segment]
+        """The clip and its ad breaks."""
+        return self.clip_us + breaks_us(self.breaks)
 
     @property
     def end_us(self) -> int:
@@ -154,7 +162,8 @@ def shuffle_order(items: Sequence[AssetIndex], seed: int, cycle: int) -> list[As
 class _Placer:
     """Places items into the free time between busy intervals (which never overlap)."""
 
-    def __init__(self, busy: Sequence[tuple[int, int]]) -> None:
+    def __init__(self, busy: Sequence[tuple[int, int]], breaks: BreakRule | None = None) -> None:
+        self.break_rule = breaks
         self.busy = sorted(busy)
         self.ends = [end for _start, end in self.busy]
         self.placements: list[Placement] = []
@@ -194,14 +203,17 @@ class _Placer:
                 limits.append(stop_us)
             asset = item_at(counter)
             end = asset.segment_count
-            if limits and t + asset.duration_us > min(limits):
-                end = shortened_clip(asset, 0, end, t, min(limits))
+            breaks: tuple[Break, ...] = ()
+            if self.break_rule is not None:
+                breaks = rule_breaks(asset, 0, end, self.break_rule)
+            if limits and t + asset.duration_us + breaks_us(breaks) > min(limits):
+                end, breaks = shortened_program(asset, 0, end, breaks, t, min(limits))
                 if end == 0:  # not one segment fits: the gap plays the slate
                     if hit is not None and hit[0] < stop_us:
                         t = hit[1]
                         continue
                     return stop_us, counter
-            placement = Placement(key(counter), asset, t, end)
+            placement = Placement(key(counter), asset, t, end, breaks)
             self.placements.append(placement)
             counter += 1
             placed += 1
@@ -253,7 +265,7 @@ def materialise(
 
     busy: [start, end) of every other event of the channel that ends after from_us.
     """
-    placer = _Placer(busy)
+    placer = _Placer(busy, rule.breaks)
     t = max(cursor.next_us, from_us)
     if rule.kind is not RuleKind.SLOTS:
         items = rule.items

@@ -32,6 +32,7 @@ from engine.model import (
     AssetIndex,
     AssetKey,
     Block,
+    Break,
     Checkpoint,
     Plan,
     describe,
@@ -39,22 +40,34 @@ from engine.model import (
 )
 from engine.model import Channel as CoreChannel
 from engine.model import Clip as CoreClip
-from engine.plan_format import AssetIndexModel, ProfileEntryModel
+from engine.plan_format import AdMarkersModel, AssetIndexModel, ProfileEntryModel, TrackSpecModel
 from engine.profile import map_renditions
 from engine.render import format_date
-from engine.timeline import Timeline, compile_timeline, edit_reach_us
+from engine.timeline import Timeline, compile_timeline, edit_reach_us, track_mismatch
 from schedule_api import db, rules
 from schedule_api.errors import Conflict, NotFound, Unprocessable
 from schedule_api.events import (
+    BreakRule,
     Span,
+    breaks_us,
     check_lock_horizon,
     check_no_overlap_within,
+    place_breaks,
     resolve_overlaps,
-    shortened_clip,
+    rule_breaks,
+    shortened_program,
     snap_clip,
 )
 from schedule_api.guide import ProgramInfo
-from schedule_api.models import Asset, Channel, Event, RenditionSummary, Rule
+from schedule_api.models import (
+    Asset,
+    BreakRuleModel,
+    Channel,
+    Event,
+    EventBreak,
+    RenditionSummary,
+    Rule,
+)
 
 ADVISORY_LOCK = 7_301_001
 """PostgreSQL advisory lock key that serialises plan writes across service processes."""
@@ -86,6 +99,8 @@ class EventSpec:
     title: str | None
     field: str = ""
     """Where the request gave it, for error messages (e.g. 'events.3')."""
+    breaks: tuple[tuple[int, int], ...] | None = None
+    """Ad breaks as (offset into the clip, duration), microseconds; None: the channel's rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +110,8 @@ class _Placed:
     first_segment: int
     end_segment: int
     duration_us: int
+    """The clip and its breaks."""
+    breaks: list[dict[str, int]]
 
 
 def xmltv_id(channel_id: str) -> str:
@@ -140,6 +157,13 @@ def _channel(row: sa.Row[Any]) -> Channel:
         max_shift_seconds=row.max_shift_seconds,
         xmltv_id=xmltv_id(row.id),
         profile=[ProfileEntryModel.model_validate(p) for p in row.profile],
+        ad_markers=AdMarkersModel.model_validate(row.ad_markers),
+        break_rule=None
+        if row.break_rule is None
+        else BreakRuleModel.model_validate(row.break_rule),
+        audio_tracks=[TrackSpecModel.model_validate(t) for t in row.audio_tracks],
+        subtitle_tracks=[TrackSpecModel.model_validate(t) for t in row.subtitle_tracks],
+        subtitle_target_duration=row.subtitle_target_duration,
         playback_path=f"/live/master.m3u8?channel={row.id}",
         created=format_date(row.created_us),
         created_ms=row.created_us // 1000,
@@ -158,7 +182,43 @@ def _core_channel(row: sa.Row[Any]) -> CoreChannel:
         slate_asset_id=row.slate_asset_id,
         slate_version=row.slate_version,
         max_shift_us=row.max_shift_seconds * US_PER_S,
+        ad_markers=AdMarkersModel.model_validate(row.ad_markers).to_core(),
+        audio_tracks=tuple(TrackSpecModel.model_validate(t).to_core() for t in row.audio_tracks),
+        subtitle_tracks=tuple(
+            TrackSpecModel.model_validate(t).to_core() for t in row.subtitle_tracks
+        ),
+        subtitle_target_duration_s=row.subtitle_target_duration,
     )
+
+
+def _break_rule(row: sa.Row[Any]) -> BreakRule | None:
+    """The channel's break rule in microseconds (None: it has none)."""
+    if row.break_rule is None:
+        return None
+    rule = BreakRuleModel.model_validate(row.break_rule)
+    every = rule.every_minutes
+    return BreakRule(
+        duration_us=round(rule.duration_seconds * US_PER_S),
+        every_us=None if every is None else round(every * 60 * US_PER_S),
+        after_programs=rule.after_programs,
+    )
+
+
+def _breaks_json(breaks: Sequence[Break], asset: AssetIndex, first: int) -> list[dict[str, int]]:
+    """Breaks as stored with an event: the segment, the length and the offset into the clip."""
+    prefix = asset.prefix_us
+    return [
+        {
+            "at_segment": b.at_segment,
+            "duration_us": b.duration_us,
+            "offset_us": prefix[b.at_segment] - prefix[first],
+        }
+        for b in breaks
+    ]
+
+
+def _core_breaks(stored: Sequence[dict[str, int]]) -> tuple[Break, ...]:
+    return tuple(Break(b["at_segment"], b["duration_us"]) for b in stored)
 
 
 def _event(row: sa.Row[Any]) -> Event:
@@ -179,6 +239,14 @@ def _event(row: sa.Row[Any]) -> Event:
         clip_out_seconds=None if row.clip_out_us is None else row.clip_out_us / 1e6,
         first_segment=row.first_segment,
         end_segment=row.end_segment,
+        breaks=[
+            EventBreak(
+                offset_seconds=b["offset_us"] / 1e6,
+                duration_seconds=b["duration_us"] / 1e6,
+                at_segment=b["at_segment"],
+            )
+            for b in row.breaks
+        ],
         rule=row.rule_id,
         created=format_date(row.created_us),
         updated=format_date(row.updated_us),
@@ -379,6 +447,7 @@ class Store:
             clip_in_us=row.clip_in_us,
             clip_out_us=row.clip_out_us,
             title=row.title or None,
+            breaks=tuple((b["offset_us"], b["duration_us"]) for b in row.breaks),
         )
 
     async def event(self, channel_id: str, event_id: str) -> Event:
@@ -402,7 +471,20 @@ class Store:
             raise Unprocessable(f"{name}version", error.reason) from None
         await self._check_airable(connection, channel, asset, f"{name}asset")
         clip = snap_clip(asset, spec.clip_in_us, spec.clip_out_us, spec.field)
-        return _Placed(spec, version, clip.first_segment, clip.end_segment, clip.duration_us)
+        first, end = clip.first_segment, clip.end_segment
+        if spec.breaks is not None:
+            breaks = place_breaks(asset, first, end, spec.breaks, f"{name}breaks")
+        else:
+            rule = _break_rule(channel)
+            breaks = () if rule is None else rule_breaks(asset, first, end, rule)
+        return _Placed(
+            spec,
+            version,
+            first,
+            end,
+            clip.duration_us + breaks_us(breaks),
+            _breaks_json(breaks, asset, first),
+        )
 
     async def _check_airable(
         self, connection: AsyncConnection, channel: sa.Row[Any], asset: AssetIndex, field: str
@@ -428,6 +510,9 @@ class Store:
             map_renditions(core.profile, asset)
         except PlanError as error:
             raise Unprocessable(field, f"{what}: {error.reason}") from None
+        reason = track_mismatch(core, asset)
+        if reason is not None:
+            raise Unprocessable(field, f"{what} {reason}")
 
     async def write_events(
         self,
@@ -475,18 +560,23 @@ class Store:
                     replace,
                 )
                 deleted = list(resolution.deleted)
-                shortened: list[tuple[str, dict[str, int]]] = []  # (event id, new values)
+                shortened: list[tuple[str, dict[str, Any]]] = []  # (event id, new values)
                 for event_id, by_us in resolution.shortened:
                     row = existing[event_id]
                     asset = await self.index((row.asset_id, row.asset_version), connection)
-                    end = shortened_clip(
-                        asset, row.first_segment, row.end_segment, row.start_us, by_us
+                    end, kept = shortened_program(
+                        asset,
+                        row.first_segment,
+                        row.end_segment,
+                        _core_breaks(row.breaks),
+                        row.start_us,
+                        by_us,
                     )
                     if end == row.first_segment:
                         deleted.append(event_id)
                         continue
                     prefix = asset.prefix_us
-                    duration = prefix[end] - prefix[row.first_segment]
+                    duration = prefix[end] - prefix[row.first_segment] + breaks_us(kept)
                     touched.append(row.start_us + duration)
                     shortened.append(
                         (
@@ -495,6 +585,7 @@ class Store:
                                 "end_segment": end,
                                 "duration_us": duration,
                                 "clip_out_us": prefix[end],
+                                "breaks": _breaks_json(kept, asset, row.first_segment),
                             },
                         )
                     )
@@ -519,6 +610,7 @@ class Store:
                         "clip_in_us": p.spec.clip_in_us,
                         "clip_out_us": p.spec.clip_out_us,
                         "title": p.spec.title or "",
+                        "breaks": p.breaks,
                         "updated_us": now_us,
                         "rule_id": None,  # an edited rule event becomes hand-made
                         "occurrence": None,
@@ -636,6 +728,7 @@ class Store:
                 start_us=start_us,
                 items=await self._collection(connection, channel, spec["play"], "play", strict),
                 seed=int(spec.get("seed") or 0),
+                breaks=_break_rule(channel),
             )
         slots = []
         for i, slot in enumerate(spec["slots"]):
@@ -654,6 +747,7 @@ class Store:
             slots=tuple(slots),
             filler=filler,
             time_zone=channel.time_zone,
+            breaks=_break_rule(channel),
         )
 
     @staticmethod
@@ -839,8 +933,9 @@ class Store:
                     first_segment=0,
                     end_segment=placement.end_segment,
                     clip_in_us=None,
-                    clip_out_us=placement.duration_us if placement.cut else None,
+                    clip_out_us=placement.clip_us if placement.cut else None,
                     title="",
+                    breaks=_breaks_json(placement.breaks, asset, 0),
                     rule_id=rule_id,
                     occurrence=placement.occurrence,
                     created_us=now_us,
@@ -913,7 +1008,12 @@ class Store:
                 and any(row.id == channel.compact_event_id for row in rows[:1])
             )
             checkpoint = (
-                Checkpoint(channel.compact_us, channel.compact_msn, channel.compact_dsn)
+                Checkpoint(
+                    channel.compact_us,
+                    channel.compact_msn,
+                    channel.compact_dsn,
+                    tuple(sorted((channel.compact_subtitles or {}).items())),
+                )
                 if compacted
                 else Checkpoint(channel.checkpoint_us)
             )
@@ -928,6 +1028,7 @@ class Store:
                         row.asset_version,
                     ),
                     row.id,
+                    _core_breaks(row.breaks),
                 )
                 for position, row in enumerate(rows)
             )
@@ -970,6 +1071,7 @@ class Store:
                     compact_us=point.checkpoint.time_us,
                     compact_msn=point.checkpoint.media_sequence,
                     compact_dsn=point.checkpoint.discontinuity_sequence,
+                    compact_subtitles=dict(point.checkpoint.subtitle_sequences),
                 )
             )
             await self._record(connection, channel_id, now_us)

@@ -126,7 +126,7 @@ async def test_unknown_channel_is_a_404_problem(client: TestClient) -> None:
 
 async def test_unknown_variant_is_a_404_problem(client: TestClient) -> None:
     problem = await _problem(client, "/live/4k.m3u8?channel=sample-ts", 404)
-    assert "no variant '4k'" in problem["detail"]
+    assert "no variant or track '4k'" in problem["detail"]
 
 
 async def test_malformed_channel_is_a_400_naming_the_parameter(client: TestClient) -> None:
@@ -165,7 +165,7 @@ async def test_health_reports_the_channel_count(client: TestClient) -> None:
     response = await client.get("/health")
     assert json.loads(await response.text()) == {
         "status": "ok",
-        "channels": 2,
+        "channels": 3,
         "worker": os.getpid(),
     }
 
@@ -176,7 +176,7 @@ async def test_metrics_count_render_cache_hits(client: TestClient) -> None:
     text = await (await client.get("/metrics")).text()
     assert 'vchannel_engine_render_cache_total{result="hit"} 1.0' in text
     assert 'vchannel_engine_render_cache_total{result="miss"} 1.0' in text
-    assert "vchannel_engine_channels 2.0" in text
+    assert "vchannel_engine_channels 3.0" in text
 
 
 async def test_a_simulated_hour_conforms_across_reloads_and_variants(

@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestClient
 from engine.app import create_app, load_timelines
 from engine.channels import Channels
 from engine.clock import ManualClock
+from engine.compaction import compact, compaction_point
 from engine.errors import PlanError
 from engine.hls_vod import VodError, parse_vod
-from engine.model import US_PER_S, Block, Break, Clip, TrackSpec, TrackType
+from engine.model import US_PER_S, AssetIndex, Block, Break, Clip, TrackSpec, TrackType
 from engine.plan_format import load_plan_directory, to_us
 from engine.render import render_multivariant_playlist
 from engine.settings import EngineSettings
@@ -24,6 +25,10 @@ from vchannel.samples import CHECKPOINT, MEDIA_DIR, PLANS_DIR, index_local_vod
 S = US_PER_S
 NOW = to_us(CHECKPOINT) + 86_400 * S + 345_678
 BASE = "http://127.0.0.1:8080/"
+
+
+def _assets() -> dict[tuple[str, int], AssetIndex]:
+    return load_plan_directory(PLANS_DIR)[1]
 
 
 def _channels() -> Channels:
@@ -211,3 +216,38 @@ async def test_a_shifted_subtitle_playlist_is_the_live_one_of_earlier(client: Te
     shifted = await (await client.get("/live/shift/600/subs-en.m3u8?channel=sample-multi")).read()
     assert live != shifted
     assert parse_media_playlist(shifted.decode()).violations == []
+
+
+def test_a_start_over_subtitle_playlist_covers_the_whole_program_and_ends() -> None:
+    channels = _channels()
+    timeline = channels._get("multi-breaks").timeline
+    index = next(
+        i
+        for i, g in enumerate(timeline.groups)
+        if g.is_program_start and g.start_us > NOW - 600 * S
+    )
+    program = timeline.block_groups(index)
+    start_ms = program[0].start_us // 1000
+    text = channels.program_playlist("multi-breaks", "subs-en", start_ms, NOW).rendered.body
+    parsed = parse_media_playlist(text.decode())
+    assert parsed.violations == []
+    assert (parsed.playlist_type, parsed.ended) == ("EVENT", True)
+    end = program[-1].end_us
+    assert end is not None
+    listed = sum(round(s.duration * S) for s in parsed.segments)
+    assert listed == end - program[0].start_us
+
+
+def test_a_compacted_plan_serves_the_same_subtitle_playlists() -> None:
+    channels = _channels()
+    full = channels._get("multi-breaks").timeline
+    point = compaction_point(full, NOW - 1800 * S)
+    assert point is not None
+    assert dict(point.checkpoint.subtitle_sequences)["subs-en"] > 0
+    compacted = compile_timeline(compact(full.plan, point), _assets())
+    later = Channels({"c": compacted})
+    for step in range(0, 600, 7):
+        now = NOW + step * S
+        for track in ("subs-en", "subs-fr", "360p", "audio-fr"):
+            before = channels.media_playlist("multi-breaks", track, now).rendered.body
+            assert later.media_playlist("c", track, now).rendered.body == before, (track, step)

@@ -182,9 +182,17 @@ async def test_a_cold_start_follows_every_page_of_the_feed(stack: Stack) -> None
     assert sync.channels.ids() == [f"ch-{number}" for number in range(5)]
 
 
+async def _caught_up(stack: Stack) -> bool:
+    """The fixture's own engine has the latest plans (so it fetches nothing more)."""
+    latest = (await (await stack.schedule.get("/plans", params={"since": "0"})).json())["revision"]
+    health = await (await stack.engine.get("/health")).json()
+    return bool(health.get("sync", {}).get("revision") == latest)
+
+
 async def test_a_cold_start_fetches_asset_indexes_in_one_request(stack: Stack) -> None:
     for number in range(3):
         await stack.channel(f"ch-{number}")
+    await _eventually(lambda: _caught_up(stack))
     before = await _served_metric(stack, "/asset-indexes")
     sync = PlanSync(
         str(stack.schedule.make_url("")).rstrip("/"),
