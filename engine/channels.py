@@ -238,7 +238,16 @@ class Channels:
         """A subtitle track's live (or shifted) playlist; rendered per request (a few
         segments, fetched once per subtitle segment by a player)."""
         subtitles = channel.subtitle_timeline(number)
-        segments, next_change = subtitles.live(at_us)
+        try:
+            segments, next_change = subtitles.live(at_us)
+        except NotOnAir as error:
+            if not shift_us:
+                raise
+            raise BadRequest(
+                "seconds",
+                f"reaches before the channel's subtitle history; at most "
+                f"{max(0, at_us + shift_us - error.until_us) // US_PER_S} now",
+            ) from None
         body = render_subtitle_playlist(subtitles, segments, EMPTY_WEBVTT_PATH)
         return MediaPlaylist(
             Rendered.of(body), next_change + shift_us, False, subtitles.target_duration_s

@@ -100,8 +100,8 @@ class Group:
 
     @property
     def is_program_start(self) -> bool:
-        """The first group of a program (a block)."""
-        return self.kind is GroupKind.BLOCK and self.block_index is not None and self.part == 0
+        """The first group of a program (a block): its clip, or an ad break before it."""
+        return self.block_index is not None and self.part == 0
 
     @property
     def end_us(self) -> int | None:

@@ -22,18 +22,30 @@ want() {
   return 1
 }
 
+# fresh NAME: false when NAME is not wanted; else an empty folder for it
+fresh() {
+  want "$1" || return 1
+  rm -rf "${out:?}/$1"
+  mkdir -p "$out/$1"
+}
+
+# overlay TITLE SECONDS: the burnt-in title, running time, segment number and a moving mark
+overlay() {
+  local text="drawtext=fontfile=$font:fontcolor=white:fontsize=64:x=(w-tw)/2:y=90:text='$1'"
+  text+=",drawtext=fontfile=$font:fontcolor=yellow:fontsize=48:x=(w-tw)/2:y=200:text='%{pts\\:hms}'"
+  text+=",drawtext=fontfile=$font:fontcolor=white:fontsize=32:x=(w-tw)/2:y=280"
+  text+=":text='segment %{eif\\:floor(t/2)+1\\:d} of $(($2 / 2))'"
+  text+=",drawtext=fontfile=$font:fontcolor=white:fontsize=40:y=h-50:x='mod(t*160,w-40)':text='>>'"
+  printf '%s' "$text"
+}
+
 # make NAME TITLE COLOUR TONE_HZ SECONDS SEGMENT_TYPE(mpegts|fmp4)
 make() {
   local name=$1 title=$2 colour=$3 tone=$4 seconds=$5 segtype=$6 ext=ts
   [ "$segtype" = fmp4 ] && ext=m4s
-  want "$name" || return 0
-  rm -rf "${out:?}/$name"
-  mkdir -p "$out/$name"
-  local text="drawtext=fontfile=$font:fontcolor=white:fontsize=64:x=(w-tw)/2:y=90:text='$title'"
-  text+=",drawtext=fontfile=$font:fontcolor=yellow:fontsize=48:x=(w-tw)/2:y=200:text='%{pts\\:hms}'"
-  text+=",drawtext=fontfile=$font:fontcolor=white:fontsize=32:x=(w-tw)/2:y=280"
-  text+=":text='segment %{eif\\:floor(t/2)+1\\:d} of $((seconds / 2))'"
-  text+=",drawtext=fontfile=$font:fontcolor=white:fontsize=40:y=h-50:x='mod(t*160,w-40)':text='>>'"
+  fresh "$name" || return 0
+  local text
+  text=$(overlay "$title" "$seconds")
   (
     cd "$out/$name"
     ffmpeg -hide_banner -loglevel error -y \
@@ -69,12 +81,9 @@ make slate-cmaf 'Be right back' 'dimgray' 330 6 fmp4
 # make_demuxed NAME TITLE COLOUR TONE_HZ SECONDS SUBTITLES(yes|no)
 make_demuxed() {
   local name=$1 title=$2 colour=$3 tone=$4 seconds=$5 subtitles=$6
-  want "$name" || return 0
-  rm -rf "${out:?}/$name"
-  mkdir -p "$out/$name"
-  local text="drawtext=fontfile=$font:fontcolor=white:fontsize=64:x=(w-tw)/2:y=90:text='$title'"
-  text+=",drawtext=fontfile=$font:fontcolor=yellow:fontsize=48:x=(w-tw)/2:y=200:text='%{pts\\:hms}'"
-  text+=",drawtext=fontfile=$font:fontcolor=white:fontsize=40:y=h-50:x='mod(t*160,w-40)':text='>>'"
+  fresh "$name" || return 0
+  local text
+  text=$(overlay "$title" "$seconds")
   # 25 ms less audio than video: the AAC encoder's last frame then ends with the video instead
   # of spilling 21 ms into a segment of its own
   local audio

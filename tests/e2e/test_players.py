@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from urllib.parse import urlparse
 
 import aiohttp
 import pytest
-from playwright.async_api import Route, async_playwright
+from playwright.async_api import Page, Route, async_playwright
 
 from tests.conformance import watch
 from tests.e2e.conftest import HLS_JS, Stack, require
@@ -60,12 +62,10 @@ video.play();
 </script></body></html>"""
 
 
-async def _play_in_hlsjs(
-    stack: Stack, channel: str, seconds: int, url: str | None = None
-) -> dict[str, Any]:
-    """Play a channel's live URL (or `url`) in hls.js for `seconds`; the player's report."""
-    page_url = f"{stack.engine}/player.html"
-    html = PLAYER % (HLS_JS.read_text(), json.dumps(url or stack.master(channel)))
+@asynccontextmanager
+async def player_page(page_url: str, html: str) -> AsyncIterator[tuple[Page, list[str]]]:
+    """Headless Chromium showing `html` at page_url; every request must stay on 127.0.0.1
+    (others are refused and listed in the second item, which the caller checks)."""
     unexpected: list[str] = []
 
     async def route(route: Route) -> None:
@@ -86,15 +86,24 @@ async def _play_in_hlsjs(
             page = await browser.new_page()
             await page.route("**/*", route)
             await page.goto(page_url)
-            times = []
-            for _ in range(seconds // 5):
-                await asyncio.sleep(5)
-                times.append(await page.evaluate("document.getElementById('v').currentTime"))
-            report: dict[str, Any] = await page.evaluate("window.report")
-            report["times"] = times
-            report["paused"] = await page.evaluate("document.getElementById('v').paused")
+            yield page, unexpected
         finally:
             await browser.close()
+
+
+async def _play_in_hlsjs(
+    stack: Stack, channel: str, seconds: int, url: str | None = None
+) -> dict[str, Any]:
+    """Play a channel's live URL (or `url`) in hls.js for `seconds`; the player's report."""
+    html = PLAYER % (HLS_JS.read_text(), json.dumps(url or stack.master(channel)))
+    async with player_page(f"{stack.engine}/player.html", html) as (page, unexpected):
+        times = []
+        for _ in range(seconds // 5):
+            await asyncio.sleep(5)
+            times.append(await page.evaluate("document.getElementById('v').currentTime"))
+        report: dict[str, Any] = await page.evaluate("window.report")
+        report["times"] = times
+        report["paused"] = await page.evaluate("document.getElementById('v').paused")
     report["unexpected"] = unexpected
     return report
 

@@ -11,10 +11,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from playwright.async_api import Route, async_playwright
 
-from tests.e2e.conftest import HLS_JS, Stack, require
-from tests.e2e.test_players import CHROMIUM_ARGS
+from tests.e2e.conftest import HLS_JS, Stack
+from tests.e2e.test_players import player_page
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +47,15 @@ video.textTracks.addEventListener('addtrack', (event) => {
     }
   });
 });
-window.switchTracks = () => {
+window.switchAudio = () => {
   const french = hls.audioTracks.findIndex((t) => t.lang === 'fr');
   hls.audioTrack = french;
+  return {french: french, audio: hls.audioTracks.length, subtitlesBefore: hls.subtitleTrack};
+};
+window.enableSubtitles = () => {
   const english = hls.subtitleTracks.findIndex((t) => t.lang === 'en');
   hls.subtitleTrack = english;
-  return {french: french, english: english, audio: hls.audioTracks.length,
-          subtitles: hls.subtitleTracks.length};
+  return {english: english, subtitles: hls.subtitleTracks.length};
 };
 hls.loadSource(%s);
 hls.attachMedia(video);
@@ -64,46 +65,28 @@ video.play();
 ASSET_OF_TITLE = {"Program E": "multi-echo", "Program F": "multi-foxtrot"}
 
 
-async def _play(stack: Stack, seconds: int, switch_after: int) -> dict[str, Any]:
-    page_url = f"{stack.engine}/tracks.html"
+async def _play(
+    stack: Stack, seconds: int, audio_after: int, subtitles_after: int
+) -> dict[str, Any]:
     html = PLAYER % (HLS_JS.read_text(), json.dumps(stack.master("e2e-multi")))
-    unexpected: list[str] = []
-
-    async def route(route: Route) -> None:
-        url = route.request.url
-        if url == page_url:
-            await route.fulfill(body=html, content_type="text/html")
-        elif urlparse(url).hostname != "127.0.0.1":
-            unexpected.append(url)
-            await route.abort()
-        else:
-            await route.continue_()
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=require("chromium"), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page()
-            await page.route("**/*", route)
-            await page.goto(page_url)
-            await asyncio.sleep(switch_after)
-            switched = await page.evaluate("window.switchTracks()")
-            await asyncio.sleep(seconds - switch_after)
-            report: dict[str, Any] = await page.evaluate("window.report")
-            report["switched"] = switched
-            report["time"] = await page.evaluate("document.getElementById('v').currentTime")
-        finally:
-            await browser.close()
+    async with player_page(f"{stack.engine}/tracks.html", html) as (page, unexpected):
+        await asyncio.sleep(audio_after)
+        switched = await page.evaluate("window.switchAudio()")
+        await asyncio.sleep(subtitles_after - audio_after)
+        switched.update(await page.evaluate("window.enableSubtitles()"))
+        await asyncio.sleep(seconds - subtitles_after)
+        report: dict[str, Any] = await page.evaluate("window.report")
+        report["switched"] = switched
+        report["time"] = await page.evaluate("document.getElementById('v').currentTime")
     report["unexpected"] = unexpected
     return report
 
 
 @pytest.fixture(scope="module")
 def played(stack: Stack) -> dict[str, Any]:
-    """45 s of e2e-multi, switched to French audio and English subtitles after 8 s: about
-    three programs and two or three ad breaks after the switch."""
-    return asyncio.run(_play(stack, seconds=45, switch_after=8))
+    """50 s of e2e-multi: French audio from 8 s, English subtitles (off until then) from
+    14 s; about two programs and two ad breaks after that."""
+    return asyncio.run(_play(stack, seconds=50, audio_after=8, subtitles_after=14))
 
 
 def test_hlsjs_plays_tracks_without_errors(played: dict[str, Any]) -> None:
@@ -111,6 +94,7 @@ def test_hlsjs_plays_tracks_without_errors(played: dict[str, Any]) -> None:
     assert played["unexpected"] == []
     assert played["switched"]["audio"] == 2
     assert played["switched"]["subtitles"] == 2
+    assert played["switched"]["subtitlesBefore"] == -1  # subtitles were off
     assert played["time"] > 30
 
 
@@ -121,7 +105,7 @@ def test_the_audio_switch_loads_french_segments_of_every_asset(played: dict[str,
     assert {"multi-echo", "multi-foxtrot", "slate-multi"} <= assets, assets
 
 
-def test_playback_crossed_programs_and_ad_breaks_after_the_switch(played: dict[str, Any]) -> None:
+def test_playback_crossed_programs_and_ad_breaks(played: dict[str, Any]) -> None:
     after = played["main"]
     changes = [b for a, b in pairwise(after) if a != b]
     assert changes.count("slate-multi") >= 2, after

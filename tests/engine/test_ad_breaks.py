@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from threefive import Cue
 
+from engine.channels import Channels
 from engine.errors import PlanError
 from engine.model import US_PER_S, AdMarkers, Block, Break, Clip, SpliceCommand
 from engine.render import render_media_playlist
@@ -187,3 +188,20 @@ def test_dateranges_keep_their_ids_and_attributes_across_a_thousand_reloads() ->
             assert starts[tag["START-DATE"]] == tag["ID"]
     assert len(seen) >= 15
     assert all("SCTE35-OUT" in tags and "SCTE35-IN" in tags for tags in seen.values())
+
+
+def test_a_program_that_opens_with_a_break_starts_with_it() -> None:
+    timeline = _timeline(breaks=(Break(0, 4 * S),))
+    first = timeline.groups[0]
+    assert (first.kind, first.is_program_start, first.start_us) == (GroupKind.BREAK, True, T0)
+    assert len(timeline.block_groups(0)) == 2
+
+
+def test_start_over_plays_a_program_with_its_breaks_to_the_end() -> None:
+    channels = Channels({"test": _timeline()})
+    start_ms = channels.current_program_start_ms("test", T0 + 9 * S)  # inside the break
+    assert start_ms == T0 // 1000
+    playlist = channels.program_playlist("test", "720p", start_ms, T0 + 40 * S)
+    parsed = parse_media_playlist(playlist.rendered.body.decode())
+    assert parsed.ended
+    assert sum(s.duration for s in parsed.segments) == 26.0  # 20 s of program, a 6 s break

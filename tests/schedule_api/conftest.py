@@ -240,3 +240,12 @@ async def ingest(api: TestClient, origin: str, asset: str, asset_id: str | None 
 
 def set_now(api: TestClient, instant_us: int) -> None:
     _clock(api).now_us = instant_us
+
+
+async def problem(response: Any, status: int, field: str) -> str:
+    """Assert an application/problem+json answer naming `field`; its detail."""
+    assert response.status == status, await response.text()
+    assert response.headers["Content-Type"] == "application/problem+json"
+    found = await response.json()
+    assert found["invalid-params"][0]["name"] == field
+    return str(found["detail"])

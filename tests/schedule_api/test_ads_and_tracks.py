@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from engine.plan_format import AssetIndexModel, PlanModel
 from engine.render import format_date
 from engine.timeline import compile_timeline
-from tests.schedule_api.conftest import ingest, now_us
+from tests.schedule_api.conftest import ingest, now_us, problem
 
 S = 1_000_000
 HOUR = 3600 * S
@@ -50,14 +50,6 @@ async def _event(api: TestClient, channel: str = "news", **body: Any) -> dict[st
     return await response.json()  # type: ignore[no-any-return]
 
 
-async def _problem(response: Any, status: int, field: str) -> str:
-    assert response.status == status, await response.text()
-    assert response.headers["Content-Type"] == "application/problem+json"
-    problem = await response.json()
-    assert problem["invalid-params"][0]["name"] == field
-    return str(problem["detail"])
-
-
 async def _plan(api: TestClient, channel: str) -> PlanModel:
     feed = await (await api.get("/plans", params={"since": "0"})).json()
     (plan,) = [p for p in feed["plans"] if p["channel"]["id"] == channel]
@@ -83,7 +75,7 @@ async def test_a_break_past_the_clip_is_a_422_naming_it(api: TestClient, origin:
     response = await api.post(
         "/channels/news/events", json={"asset": "ts-alpha", "start": _at(api, 60), "breaks": breaks}
     )
-    await _problem(response, 422, "breaks.1.offset_seconds")
+    await problem(response, 422, "breaks.1.offset_seconds")
 
 
 async def test_two_breaks_on_one_boundary_are_a_422(api: TestClient, origin: str) -> None:
@@ -95,7 +87,7 @@ async def test_two_breaks_on_one_boundary_are_a_422(api: TestClient, origin: str
     response = await api.post(
         "/channels/news/events", json={"asset": "ts-alpha", "start": _at(api, 60), "breaks": breaks}
     )
-    await _problem(response, 422, "breaks.1.offset_seconds")
+    await problem(response, 422, "breaks.1.offset_seconds")
 
 
 async def test_the_plan_feed_carries_the_breaks_and_the_engine_airs_them(
@@ -136,7 +128,7 @@ async def test_an_empty_break_list_overrides_the_channel_rule(api: TestClient, o
 async def test_a_break_rule_needs_a_place(api: TestClient, origin: str) -> None:
     await ingest(api, origin, "slate-ts", "slate")
     body = {"id": "news", "name": "N", "slate": "slate", "break_rule": {"duration_seconds": 5}}
-    await _problem(await api.post("/channels", json=body), 422, "break_rule")
+    await problem(await api.post("/channels", json=body), 422, "break_rule")
 
 
 async def test_a_loop_rule_spaces_its_events_by_program_and_break(
@@ -183,7 +175,7 @@ async def test_updating_an_event_keeps_its_breaks_unless_given(
 async def test_the_splice_command_is_fixed_for_life(api: TestClient, origin: str) -> None:
     await _channel(api, origin)
     body = {"ad_markers": {"splice_command": "time_signal"}}
-    await _problem(await api.patch("/channels/news", json=body), 422, "ad_markers.splice_command")
+    await problem(await api.patch("/channels/news", json=body), 422, "ad_markers.splice_command")
 
 
 async def test_cue_tags_can_be_turned_on(api: TestClient, origin: str) -> None:
@@ -198,7 +190,7 @@ async def test_a_channel_with_audio_tracks_needs_a_demuxed_slate(
 ) -> None:
     await ingest(api, origin, "slate-ts", "slate")
     body = {"id": "multi", "name": "Multi", "slate": "slate", **TRACKS}
-    detail = await _problem(await api.post("/channels", json=body), 422, "audio_tracks")
+    detail = await problem(await api.post("/channels", json=body), 422, "audio_tracks")
     assert "needs demuxed audio" in detail
 
 
@@ -210,7 +202,7 @@ async def test_a_demuxed_channel_refuses_an_asset_with_muxed_audio(
     response = await api.post(
         "/channels/multi/events", json={"asset": "delta", "start": _at(api, 60)}
     )
-    assert "no separate audio track" in await _problem(response, 422, "asset")
+    assert "no separate audio track" in await problem(response, 422, "asset")
 
 
 async def test_the_feed_carries_the_channel_tracks(api: TestClient, origin: str) -> None:
@@ -223,13 +215,13 @@ async def test_the_feed_carries_the_channel_tracks(api: TestClient, origin: str)
 async def test_audio_tracks_may_not_go_from_some_to_none(api: TestClient, origin: str) -> None:
     await _multi_channel(api, origin)
     response = await api.patch("/channels/multi", json={"audio_tracks": []})
-    await _problem(response, 422, "audio_tracks")
+    await problem(response, 422, "audio_tracks")
 
 
 async def test_a_track_may_not_take_a_variant_name(api: TestClient, origin: str) -> None:
     await _multi_channel(api, origin)
     body = {"subtitle_tracks": [{"name": "360p", "language": "de", "label": "Deutsch"}]}
-    await _problem(await api.patch("/channels/multi", json=body), 422, "subtitle_tracks")
+    await problem(await api.patch("/channels/multi", json=body), 422, "subtitle_tracks")
 
 
 async def test_breaks_avoid_splitting_a_subtitle_segment(api: TestClient, origin: str) -> None:
