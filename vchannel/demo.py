@@ -1,7 +1,8 @@
-"""The demo channel `vchannel up` (and docker-compose's `demo` service) create through the
-schedule REST API: the sample assets, a channel, three opening programs, a slate gap, and a
-loop rule that keeps the channel filled a day ahead. Run again, it only adds what is
-missing."""
+"""The demo channels `vchannel up` (and docker-compose's `demo` service) create through the
+schedule REST API: the sample assets; `demo` with three opening programs, a slate gap, and a
+loop rule that keeps the channel filled a day ahead; `demo-multi` with English and French
+audio and subtitles and an ad break after every program, filled by a loop rule. Run again,
+it only adds what is missing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+
+from vchannel.samples import TRACKS
 
 DEMO_CHANNEL = "demo"
 DEMO_ASSETS = {
@@ -19,6 +22,16 @@ DEMO_ASSETS = {
 }
 PROGRAMS = ("ts-alpha", "ts-bravo", "ts-charlie")
 DEMO_RULE = "demo-loop"
+MULTI_CHANNEL = "demo-multi"
+MULTI_ASSETS = {
+    "slate-multi": "Be right back",
+    "multi-echo": "Program E",
+    "multi-foxtrot": "Program F",
+}
+MULTI_RULE = "demo-multi-loop"
+MULTI_BREAK_S = 8
+"""demo-multi's break rule: this long a break (the slate, marked with SCTE-35) after every
+program."""
 HORIZON_HOURS = 24
 """The loop rule keeps the schedule filled this far ahead (the service tops it up)."""
 FIRST_START_S = 20
@@ -54,13 +67,14 @@ async def ensure_demo(api: str, media_base: str, now_ms: int) -> int:
     api = api.rstrip("/")
     channel = f"{api}/channels/{DEMO_CHANNEL}"
     async with aiohttp.ClientSession() as session:
-        for asset_id, title in DEMO_ASSETS.items():
+        for asset_id, title in {**DEMO_ASSETS, **MULTI_ASSETS}.items():
             if not await _exists(session, f"{api}/assets/{asset_id}"):
                 url = f"{media_base.rstrip('/')}/{asset_id}/master.m3u8"
                 body = {"id": asset_id, "title": title, "url": url}
                 await _call(session, "POST", f"{api}/assets", 201, body)
+        added = await _ensure_multi(session, api, now_ms)
         if await _exists(session, f"{channel}/rules/{DEMO_RULE}"):
-            return 0
+            return added
         if not await _exists(session, channel):
             body = {"id": DEMO_CHANNEL, "name": "vchannel demo", "slate": "slate-ts"}
             await _call(session, "POST", f"{api}/channels", 201, body)
@@ -78,7 +92,33 @@ async def ensure_demo(api: str, media_base: str, now_ms: int) -> int:
             "horizon_hours": HORIZON_HOURS,
         }
         made = await _call(session, "POST", f"{channel}/rules?limit=0", 201, rule)
-    return len(opening) + int(made["created"])
+    return added + len(opening) + int(made["created"])
+
+
+async def _ensure_multi(session: aiohttp.ClientSession, api: str, now_ms: int) -> int:
+    """demo-multi: its channel and loop rule, unless there; the events the rule made."""
+    channel = f"{api}/channels/{MULTI_CHANNEL}"
+    if await _exists(session, f"{channel}/rules/{MULTI_RULE}"):
+        return 0
+    if not await _exists(session, channel):
+        body = {
+            "id": MULTI_CHANNEL,
+            "name": "vchannel demo in two languages",
+            "slate": "slate-multi",
+            **TRACKS,
+            "ad_markers": {"cue_tags": True},
+            "break_rule": {"duration_seconds": MULTI_BREAK_S, "after_programs": True},
+        }
+        await _call(session, "POST", f"{api}/channels", 201, body)
+    rule = {
+        "id": MULTI_RULE,
+        "kind": "loop",
+        "start": _rfc3339(now_ms + FIRST_START_S * 1000),
+        "play": {"assets": ["multi-echo", "multi-foxtrot"]},
+        "horizon_hours": HORIZON_HOURS,
+    }
+    made = await _call(session, "POST", f"{channel}/rules?limit=0", 201, rule)
+    return int(made["created"])
 
 
 def _rfc3339(ms: int) -> str:
