@@ -382,6 +382,12 @@ async def update_channel(request: web.Request) -> web.Response:
             changes[name] = value
     tracks = [*changes.get("audio_tracks", []), *changes.get("subtitle_tracks", [])]
     taken = {entry.name for entry in current.profile} | {"master"}
+    for kind, kept in (
+        ("audio_tracks", current.audio_tracks),
+        ("subtitle_tracks", current.subtitle_tracks),
+    ):
+        if kind not in changes:
+            taken.update(track.name for track in kept)
     for track in tracks:
         if track["name"] in taken:
             raise Unprocessable(

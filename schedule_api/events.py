@@ -125,15 +125,6 @@ def check_no_overlap_within(new: list[Span], field: str = "events") -> None:
             )
 
 
-def shortened_clip(asset: AssetIndex, first: int, end: int, start_us: int, by_us: int) -> int:
-    """The new end segment of a clip that starts at start_us and must end by by_us (0 when
-    no segment fits, i.e. first: the event must go)."""
-    prefix = asset.prefix_us
-    limit = by_us - start_us + prefix[first]
-    fits = bisect_left(prefix, limit + 1, first, end + 1) - 1
-    return max(fits, first)
-
-
 def check_lock_horizon(
     touched_us: list[int], now_us: int, margin_us: int, reach_us: int, field: str = "start"
 ) -> None:

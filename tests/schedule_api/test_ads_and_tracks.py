@@ -229,3 +229,11 @@ async def test_breaks_avoid_splitting_a_subtitle_segment(api: TestClient, origin
     breaks = [{"offset_seconds": 8, "duration_seconds": 4}]  # subtitles change at 6 s, 12 s
     event = await _event(api, "multi", asset="echo", start=_at(api, 60), breaks=breaks)
     assert event["breaks"][0]["offset_seconds"] == 6.0
+
+
+async def test_a_new_audio_track_may_not_take_a_subtitle_track_name(
+    api: TestClient, origin: str
+) -> None:
+    await _multi_channel(api, origin)
+    body = {"audio_tracks": [{"name": "subs-en", "language": "en", "label": "English"}]}
+    await problem(await api.patch("/channels/multi", json=body), 422, "audio_tracks")
