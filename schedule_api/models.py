@@ -178,10 +178,16 @@ class AssetCreate(_Body):
 
 class RenditionSummary(BaseModel):
     name: str
+    type: Literal["VIDEO", "AUDIO", "SUBTITLES"] = Field(
+        default="VIDEO", description="a variant, or a demuxed audio or subtitle track"
+    )
     bandwidth: int
     codecs: str | None
     resolution: str | None
     segments: int
+    language: str | None = Field(default=None, description="audio and subtitle tracks")
+    label: str | None = Field(default=None, description="EXT-X-MEDIA NAME of a track")
+    default: bool | None = Field(default=None, description="EXT-X-MEDIA DEFAULT of a track")
 
 
 class Asset(BaseModel):
@@ -200,7 +206,9 @@ class Asset(BaseModel):
     duration_seconds: float
     duration_ms: int
     max_segment_seconds: float
-    renditions: list[RenditionSummary]
+    renditions: list[RenditionSummary] = Field(
+        description="the variants, then the demuxed audio and subtitle tracks"
+    )
     ingested: str
     ingested_ms: int
 

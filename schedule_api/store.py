@@ -1211,6 +1211,20 @@ class Store:
                     "segments": len(r.segments),
                 }
                 for r in index.renditions
+            ]
+            + [
+                {
+                    "name": t.name,
+                    "type": t.type.value,
+                    "bandwidth": 0,
+                    "codecs": t.codecs,
+                    "resolution": None,
+                    "segments": len(t.segments),
+                    "language": t.language,
+                    "label": t.label,
+                    "default": t.default,
+                }
+                for t in index.tracks
             ],
             "index_json": AssetIndexModel.from_core(index).model_dump_json(exclude_none=True),
             "ingested_us": now_us,

@@ -237,3 +237,18 @@ async def test_a_new_audio_track_may_not_take_a_subtitle_track_name(
     await _multi_channel(api, origin)
     body = {"audio_tracks": [{"name": "subs-en", "language": "en", "label": "English"}]}
     await problem(await api.patch("/channels/multi", json=body), 422, "audio_tracks")
+
+
+async def test_an_asset_lists_its_audio_and_subtitle_tracks(api: TestClient, origin: str) -> None:
+    asset = await ingest(api, origin, "multi-echo", "echo")
+    tracks = [
+        (r["type"], r["name"], r["language"], r["default"])
+        for r in asset["renditions"]
+        if r["type"] != "VIDEO"
+    ]
+    assert tracks == [
+        ("AUDIO", "audio-en", "en", True),
+        ("AUDIO", "audio-fr", "fr", False),
+        ("SUBTITLES", "subs-en", "en", False),
+        ("SUBTITLES", "subs-fr", "fr", False),
+    ]
