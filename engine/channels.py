@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import BadRequest, NotFound, NotOnAir
+from engine.errors import BadRequest, EngineError, NotFound, NotOnAir
 from engine.model import US_PER_S
 from engine.render import render_media_playlist, render_multivariant_playlist, segment_text
 from engine.subtitles import SubtitleTimeline, render_subtitle_playlist
@@ -179,6 +179,18 @@ class MediaPlaylist:
     target_duration_s: int
 
 
+def _before_history(error: NotOnAir, now_us: int, shift_us: int) -> EngineError:
+    """What a window that is not on air yet means: live, just that (503 with Retry-After);
+    shifted, a shift that reaches before the channel's history (400 naming `seconds`)."""
+    if not shift_us:
+        return error
+    return BadRequest(
+        "seconds",
+        f"reaches before the channel's history; at most "
+        f"{max(0, now_us - error.until_us) // US_PER_S} now",
+    )
+
+
 class Channels:
     """Compiled timelines by channel id; `replace` swaps them all at once."""
 
@@ -241,13 +253,7 @@ class Channels:
         try:
             segments, next_change = subtitles.live(at_us)
         except NotOnAir as error:
-            if not shift_us:
-                raise
-            raise BadRequest(
-                "seconds",
-                f"reaches before the channel's subtitle history; at most "
-                f"{max(0, at_us + shift_us - error.until_us) // US_PER_S} now",
-            ) from None
+            raise _before_history(error, at_us + shift_us, shift_us) from None
         body = render_subtitle_playlist(subtitles, segments, EMPTY_WEBVTT_PATH)
         return MediaPlaylist(
             Rendered.of(body), next_change + shift_us, False, subtitles.target_duration_s
@@ -272,13 +278,7 @@ class Channels:
             try:
                 window = live_window(timeline, at, slot_at)
             except NotOnAir as error:
-                if not shift_us:
-                    raise
-                raise BadRequest(
-                    "seconds",
-                    f"reaches before the channel's history; at most "
-                    f"{max(0, now_us - error.until_us) // US_PER_S} now",
-                ) from None
+                raise _before_history(error, now_us, shift_us) from None
             return _CachedWindow(timeline, window, window.slots[-1].end_us, window.next_change_us)
 
         return self._playlist((channel_id, False, shift_us), channel, variant, at, make, shift_us)

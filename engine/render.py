@@ -251,6 +251,30 @@ def ad_marker_lines(timeline: Timeline, slot: Slot, listed_first: bool) -> list[
     return lines
 
 
+def media_playlist_head(
+    version: int,
+    target_duration_s: int,
+    media_sequence: int,
+    discontinuity_sequence: int,
+    *,
+    event: bool = False,
+    independent: bool = False,
+) -> list[str]:
+    """The tags that open a live (or, with `event`, start-over) media playlist."""
+    lines = [
+        "#EXTM3U",  # 4.3.1.1
+        f"#EXT-X-VERSION:{version}",  # 4.3.1.2, version table in section 7
+        f"#EXT-X-TARGETDURATION:{target_duration_s}",  # 4.3.3.1, constant (6.2.1)
+        f"#EXT-X-MEDIA-SEQUENCE:{media_sequence}",  # 4.3.3.2
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{discontinuity_sequence}",  # 4.3.3.3
+    ]
+    if event:
+        lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")  # 4.3.3.5
+    if independent:
+        lines.append("#EXT-X-INDEPENDENT-SEGMENTS")  # 4.3.5.1
+    return lines
+
+
 def render_media_playlist(
     timeline: Timeline,
     window: Window,
@@ -266,18 +290,14 @@ def render_media_playlist(
     `event`: a start-over playlist that only grows (EXT-X-PLAYLIST-TYPE:EVENT); `ended`:
     it is complete (EXT-X-ENDLIST).
     """
-    channel = timeline.plan.channel
-    lines = [
-        "#EXTM3U",  # 4.3.1.1
-        f"#EXT-X-VERSION:{timeline.version}",  # 4.3.1.2, version table in section 7
-        f"#EXT-X-TARGETDURATION:{channel.target_duration_s}",  # 4.3.3.1, constant (6.2.1)
-        f"#EXT-X-MEDIA-SEQUENCE:{window.media_sequence}",  # 4.3.3.2
-        f"#EXT-X-DISCONTINUITY-SEQUENCE:{window.discontinuity_sequence}",  # 4.3.3.3
-    ]
-    if event:
-        lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")  # 4.3.3.5
-    if timeline.independent_segments:
-        lines.append("#EXT-X-INDEPENDENT-SEGMENTS")  # 4.3.5.1
+    lines = media_playlist_head(
+        timeline.version,
+        timeline.plan.channel.target_duration_s,
+        window.media_sequence,
+        window.discontinuity_sequence,
+        event=event,
+        independent=timeline.independent_segments,
+    )
     lines.append("")
     parts = ["\n".join(lines)]
     previous: Slot | None = None

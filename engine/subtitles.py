@@ -20,8 +20,9 @@ from itertools import pairwise
 
 from engine.errors import NotOnAir
 from engine.model import US_PER_S, AssetIndex
-from engine.render import format_date, format_duration
+from engine.render import format_date, format_duration, media_playlist_head
 from engine.timeline import Group, Timeline
+from engine.window import discontinuity_sequence, latest
 
 EMPTY_WEBVTT = b"WEBVTT\n\n"
 """The segment the engine serves where no subtitles air: a WebVTT file without cues."""
@@ -162,20 +163,14 @@ class SubtitleTimeline:
         if now_us < self.timeline.start_us:
             raise NotOnAir("the channel has not started", until_us=self.timeline.start_us)
         airing = self.segment(self.media_sequence_at(now_us))
-        listed: list[TextSegment] = []
-        total = 0
-        msn = airing.media_sequence - 1
-        while total < self.window_us and msn >= self.first_media_sequence:
-            segment = self.segment(msn)
-            listed.append(segment)
-            total += segment.duration_us
-            msn -= 1
+        listed, total = latest(
+            self.segment, airing.media_sequence - 1, self.first_media_sequence, self.window_us
+        )
         if total < self.window_us:
             raise NotOnAir(
                 "the channel's subtitles have no full window yet",
                 until_us=now_us + self.window_us - total,
             )
-        listed.reverse()
         return tuple(listed), airing.end_us
 
     def program(
@@ -212,16 +207,13 @@ def render_subtitle_playlist(
 ) -> bytes:
     """A WebVTT media playlist (RFC 8216 3.5) for listed subtitle segments."""
     first = segments[0]
-    lines = [
-        "#EXTM3U",  # 4.3.1.1
-        f"#EXT-X-VERSION:{subtitles.timeline.version}",  # 4.3.1.2
-        f"#EXT-X-TARGETDURATION:{subtitles.target_duration_s}",  # 4.3.3.1, constant
-        f"#EXT-X-MEDIA-SEQUENCE:{first.media_sequence}",  # 4.3.3.2
-        # 4.3.3.3: tags before the first listed segment only
-        f"#EXT-X-DISCONTINUITY-SEQUENCE:{first.discontinuity_sequence - first.discontinuity}",
-    ]
-    if event:
-        lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")  # 4.3.3.5
+    lines = media_playlist_head(
+        subtitles.timeline.version,
+        subtitles.target_duration_s,
+        first.media_sequence,
+        discontinuity_sequence(first),
+        event=event,
+    )
     for segment in segments:
         if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")  # 4.3.2.3

@@ -10,9 +10,50 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from engine.errors import NotOnAir
 from engine.timeline import Group, Slot, Timeline
+
+
+class Listed(Protocol):
+    """What a window lists: video slots and subtitle segments alike."""
+
+    @property
+    def duration_us(self) -> int: ...
+
+    @property
+    def discontinuity_sequence(self) -> int: ...
+
+    @property
+    def discontinuity(self) -> bool: ...
+
+
+_L = TypeVar("_L", bound=Listed)
+
+
+def discontinuity_sequence(first: Listed) -> int:
+    """EXT-X-DISCONTINUITY-SEQUENCE of a playlist whose first listed segment is `first`
+    (RFC 8216 4.3.3.3): it counts only the tags before that segment, so if the segment carries
+    its own tag (listed), the sequence is one lower than its discontinuity number."""
+    return first.discontinuity_sequence - first.discontinuity
+
+
+def latest(
+    segment_at: Callable[[int], _L], last: int, first: int, window_us: int
+) -> tuple[list[_L], int]:
+    """Segments last, last - 1, ... (none below first) that together last at least
+    window_us, in playlist order, and their total length (below window_us: too few exist)."""
+    found: list[_L] = []
+    total = 0
+    number = last
+    while total < window_us and number >= first:
+        segment = segment_at(number)
+        found.append(segment)
+        total += segment.duration_us
+        number -= 1
+    found.reverse()
+    return found, total
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +70,8 @@ class Window:
 
     @property
     def discontinuity_sequence(self) -> int:
-        """EXT-X-DISCONTINUITY-SEQUENCE (RFC 8216 4.3.3.3).
-
-        Counts only discontinuity tags before the first listed segment: if that segment carries
-        its own tag, the tag is listed and the sequence is one lower.
-        """
-        first = self.slots[0]
-        return first.discontinuity_sequence - first.discontinuity
+        """EXT-X-DISCONTINUITY-SEQUENCE (RFC 8216 4.3.3.3; see discontinuity_sequence)."""
+        return discontinuity_sequence(self.slots[0])
 
     @property
     def last_media_sequence(self) -> int:
@@ -59,14 +95,7 @@ def live_window(
     else:
         airing = slot_of(first_msn)
         last = first_msn - 1
-    slots: list[Slot] = []
-    total = 0
-    msn = last
-    while total < window_us and msn >= first_msn:
-        slot = slot_of(msn)
-        slots.append(slot)
-        total += slot.duration_us
-        msn -= 1
+    slots, total = latest(slot_of, last, first_msn, window_us)
     if total < window_us:
         ready = _first_full_window_end(timeline)
         raise NotOnAir(
@@ -74,7 +103,6 @@ def live_window(
             f"{ready // 1_000_000} (Unix seconds)",
             until_us=ready,
         )
-    slots.reverse()
     return Window(slots=tuple(slots), next_change_us=airing.end_us)
 
 

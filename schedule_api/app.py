@@ -380,24 +380,35 @@ async def update_channel(request: web.Request) -> web.Response:
             changes[name] = None if value is None else value.model_dump()
         else:
             changes[name] = value
-    tracks = [*changes.get("audio_tracks", []), *changes.get("subtitle_tracks", [])]
-    taken = {entry.name for entry in current.profile} | {"master"}
-    for kind, kept in (
-        ("audio_tracks", current.audio_tracks),
-        ("subtitle_tracks", current.subtitle_tracks),
-    ):
-        if kind not in changes:
-            taken.update(track.name for track in kept)
-    for track in tracks:
-        if track["name"] in taken:
-            raise Unprocessable(
-                "audio_tracks" if track in changes.get("audio_tracks", []) else "subtitle_tracks",
-                f"the name {track['name']!r} is taken by a variant, another track or 'master'",
-            )
-        taken.add(track["name"])
+    if "audio_tracks" in changes or "subtitle_tracks" in changes:
+        _check_tracks(current, body)
     if not changes:
         return _json(current)
     return _json(await store.update_channel(channel_id, changes, request.app[CLOCK]()))
+
+
+def _check_tracks(current: models.Channel, body: models.ChannelUpdate) -> None:
+    """422 naming the tracks field when the channel with the changed tracks would be invalid
+    (engine.model.Channel checks names against variants and each other, languages, defaults)."""
+    audio = current.audio_tracks if body.audio_tracks is None else body.audio_tracks
+    subtitles = current.subtitle_tracks if body.subtitle_tracks is None else body.subtitle_tracks
+    try:
+        CoreChannel(
+            current.id,
+            current.name,
+            tuple(entry.to_core() for entry in current.profile),
+            current.target_duration,
+            round(current.window_seconds * US_PER_S),
+            current.slate,
+            audio_tracks=tuple(track.to_core() for track in audio),
+            subtitle_tracks=tuple(track.to_core() for track in subtitles),
+            subtitle_target_duration_s=current.subtitle_target_duration,
+        )
+    except PlanError as error:
+        field = error.field.split(".")[0]
+        if field not in body.model_fields_set:  # a clash with a kept track: name what changed
+            field = "audio_tracks" if "audio_tracks" in body.model_fields_set else "subtitle_tracks"
+        raise Unprocessable(field, error.reason) from None
 
 
 async def delete_channel(request: web.Request) -> web.Response:

@@ -61,18 +61,9 @@ class BreakRuleModel(_Body):
         return self
 
 
-def _distinct_tracks(tracks: list[TrackSpecModel] | None) -> list[TrackSpecModel] | None:
-    if tracks:
-        names = [t.name for t in tracks]
-        languages = [t.language for t in tracks]
-        if len(set(names)) < len(names) or len(set(languages)) < len(languages):
-            raise ValueError("each track needs its own name and language")
-        if sum(t.default for t in tracks) > 1:
-            raise ValueError("at most one track can be the default")
-    return tracks
-
-
-Tracks = Annotated[list[TrackSpecModel], AfterValidator(_distinct_tracks), Field(max_length=16)]
+Tracks = Annotated[list[TrackSpecModel], Field(max_length=16)]
+"""A channel's audio or subtitle tracks; engine.model.Channel checks names, languages and
+the default (the same check for plan files, creation and changes)."""
 
 
 class ChannelCreate(_Body):

@@ -252,3 +252,14 @@ async def test_an_asset_lists_its_audio_and_subtitle_tracks(api: TestClient, ori
         ("SUBTITLES", "subs-en", "en", False),
         ("SUBTITLES", "subs-fr", "fr", False),
     ]
+
+
+async def test_two_audio_tracks_of_one_language_are_a_422(api: TestClient, origin: str) -> None:
+    await ingest(api, origin, "slate-multi", "slate")
+    tracks = [
+        {"name": "audio-en", "language": "en", "label": "English"},
+        {"name": "audio-en2", "language": "en", "label": "English again"},
+    ]
+    body = {"id": "multi", "name": "Multi", "slate": "slate", "audio_tracks": tracks}
+    detail = await problem(await api.post("/channels", json=body), 422, "audio_tracks")
+    assert "one language" in detail
