@@ -6,7 +6,8 @@ a day of 2-hour programs that began 8 hours ago. Then starts the schedule servic
 engine following its plan feed, both real processes on 127.0.0.1, and prints:
 
 - ready: seconds from the engine's start until /health reports every channel;
-- rss_mb: the engine's resident memory then (all worker processes together);
+- rss_mb: the engine's resident memory then (its processes summed, so pages the forked
+  workers share are counted in each), and pss_mb (shared pages counted once);
 - req/s, p50 and p99 latency of media playlist requests from wrk (50 connections, spread
   over every channel and variant; two wrk threads), live and shifted by 6 hours.
 
@@ -150,18 +151,31 @@ async def build_database(url: str, scenario: Scenario, now_us: int) -> None:
     await engine.dispose()
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the engine's workers), in MB."""
+def _memory_mb(pid: int, field: str) -> float:
+    """A memory figure of a process and its children (the engine's workers), in MB: VmRSS
+    from /proc/PID/status, or Pss from /proc/PID/smaps_rollup (pages shared by the forked
+    workers counted once in all, split between them)."""
     total_kb = 0
+    source = "status" if field == "VmRSS:" else "smaps_rollup"
     for candidate in [pid, *_children(pid)]:
         try:
-            status = Path(f"/proc/{candidate}/status").read_text()
+            text = Path(f"/proc/{candidate}/{source}").read_text()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+        for line in text.splitlines():
+            if line.startswith(field):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of the engine, all processes summed (shared pages in each)."""
+    return _memory_mb(pid, "VmRSS:")
+
+
+def _pss_mb(pid: int) -> float:
+    """Proportional memory of the engine: what its processes use together."""
+    return _memory_mb(pid, "Pss:")
 
 
 def _children(pid: int) -> list[int]:
@@ -261,7 +275,7 @@ def run(
             )
             base = f"http://127.0.0.1:{engine_port}"
             ready_s = _wait_ready(base, scenario.channels, workers, 300)
-            rss_mb = _rss_mb(engine.pid)
+            rss_mb, pss_mb = _rss_mb(engine.pid), _pss_mb(engine.pid)
             variants = [name for name, _, _ in LADDER]
             live = [
                 f"/live/{v}.m3u8?channel=ch-{c}" for c in range(scenario.channels) for v in variants
@@ -275,12 +289,14 @@ def run(
                 "setup_s": round(setup_s, 1),
                 "ready_s": round(ready_s, 2),
                 "rss_mb_ready": round(rss_mb, 1),
+                "pss_mb_ready": round(pss_mb, 1),
                 "live": _wrk(base, live, seconds, work, threads),
             }
             if shift:
                 shifted = [f"/live/shift/21600/{path.removeprefix('/live/')}" for path in live]
                 result["shift_6h"] = _wrk(base, shifted, seconds, work, threads)
             result["rss_mb_after_load"] = round(_rss_mb(engine.pid), 1)
+            result["pss_mb_after_load"] = round(_pss_mb(engine.pid), 1)
         finally:
             if engine is not None:
                 _stop(engine)

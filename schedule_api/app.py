@@ -108,7 +108,11 @@ class Metrics:
 
 
 METRICS = web.AppKey("metrics", Metrics)
-FEED_PAGES = web.AppKey("feed_pages", OrderedDict[tuple[int, int | None, str, int, int], bytes])
+FeedPageKey = tuple[int, int | None, str, int, int]
+"""(since, until, after, limit, latest revision): a page of the plan feed."""
+FEED_PAGES = web.AppKey("feed_pages", OrderedDict[FeedPageKey, bytes])
+FEED_BUILDS = web.AppKey("feed_builds", dict[FeedPageKey, "asyncio.Future[tuple[bytes, int]]"])
+"""Pages being built now: a request for one waits for that build instead of starting its own."""
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -925,14 +929,16 @@ async def compact_plans(app: web.Application) -> int:
     store = app[STORE]
     retention = app[SETTINGS].plan_retention_hours * 3600 * US_PER_S
     moved = 0
-    for channel in await store.channels():
+    for channel_id in await store.compaction_candidates(
+        now_us=app[CLOCK](), retention_us=retention
+    ):
         try:
-            if await store.compact_plan(channel.id, now_us=app[CLOCK](), retention_us=retention):
+            if await store.compact_plan(channel_id, now_us=app[CLOCK](), retention_us=retention):
                 moved += 1
         except NotFound:
             continue  # deleted meanwhile
         except Exception:
-            log.exception("compacting the plan of channel %s failed", channel.id)
+            log.exception("compacting the plan of channel %s failed", channel_id)
     app[METRICS].compactions.inc(moved)
     return moved
 
@@ -941,6 +947,20 @@ PLAN_PAGE_SIZE = 1000
 FEED_PAGE_CACHE = 16
 """Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
 """Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
+
+
+async def _feed_page(
+    store: Store, since: int, until: int | None, after: str, limit: int
+) -> tuple[bytes, int]:
+    """A page of the plan feed as JSON, and the revision it answers for."""
+    page = await store.plans_since(since, until, after, limit)
+    body = models.PlanFeed(
+        revision=page.revision,
+        plans=[PlanModel.from_core(p) for p in page.plans],
+        deleted=page.deleted,
+        next_after=page.next_after,
+    ).model_dump_json()
+    return body.encode(), page.revision
 
 
 async def get_plans(request: web.Request) -> web.Response:
@@ -953,28 +973,28 @@ async def get_plans(request: web.Request) -> web.Response:
     elif not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", after):
         raise BadRequest("after", f"{after[:80]!r} is not a channel id")
     store = request.app[STORE]
-    # Every engine replica cold-starting reads the same pages: a page is kept while no plan
-    # has changed (the latest revision is part of its key), and built once.
+    # Every engine replica (and worker process) cold-starting reads the same pages, at the
+    # same moment: a page is kept while no plan has changed (the latest revision is part of
+    # its key), and built once, the requests that come while it is built waiting for it.
     latest = await store.latest_revision()
     pages = request.app[FEED_PAGES]
     key = (since, until, after, limit, latest)
     body = pages.get(key)
     if body is None:
-        page = await store.plans_since(since, until, after, limit)
-        body = (
-            models.PlanFeed(
-                revision=page.revision,
-                plans=[PlanModel.from_core(p) for p in page.plans],
-                deleted=page.deleted,
-                next_after=page.next_after,
+        builds = request.app[FEED_BUILDS]
+        build = builds.get(key)
+        if build is None:
+            build = builds[key] = asyncio.ensure_future(
+                _feed_page(store, since, until, after, limit)
             )
-            .model_dump_json()
-            .encode()
-        )
-        if page.revision == min(latest, until if until is not None else latest):
-            pages[key] = body  # not when a write came in between: that page is newer
+            build.add_done_callback(lambda _: builds.pop(key, None))
+        # shielded: a client that goes away does not cancel the build the others wait for
+        built, revision = await asyncio.shield(build)
+        if revision == min(latest, until if until is not None else latest):
+            pages[key] = built  # not when a write came in between: that page is newer
             while len(pages) > FEED_PAGE_CACHE:
                 pages.popitem(last=False)
+        body = built
     return web.Response(
         body=body, content_type="application/json", headers={"Cache-Control": "no-cache"}
     )
@@ -1799,6 +1819,7 @@ def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web
         await migrate(engine)
         app[STORE] = Store(engine)
         app[FEED_PAGES] = OrderedDict()
+        app[FEED_BUILDS] = {}
         interrupted = await app[STORE].interrupt_jobs(app[CLOCK]())
         if interrupted:
             log.warning("%d bulk ingest job(s) were interrupted by a restart", interrupted)

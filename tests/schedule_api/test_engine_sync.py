@@ -20,7 +20,7 @@ from engine.app import create_app
 from engine.channels import Channels
 from engine.render import format_date
 from engine.settings import EngineSettings
-from engine.sync import PlanSync, SyncMetrics
+from engine.sync import PlanSync, SyncError, SyncMetrics
 from schedule_api.app import create_app as create_schedule_app
 from tests.schedule_api.conftest import make_settings
 
@@ -206,3 +206,39 @@ async def test_a_cold_start_fetches_asset_indexes_in_one_request(stack: Stack) -
         [("slate-ts", 1)],
         1.0,
     )
+
+
+async def test_a_garbage_later_page_changes_nothing(stack: Stack) -> None:
+    """The first page is compiled while the second is fetched; the second is garbage, so
+    nothing of the first is swapped in either."""
+    for number in range(3):
+        await stack.channel(f"ch-{number}")
+    first = await (await stack.schedule.get("/plans", params={"since": "0", "limit": "2"})).read()
+
+    async def plans(request: web.Request) -> web.Response:
+        body = b"<html>" if "after" in request.query else first
+        return web.Response(body=body, content_type="application/json")
+
+    async def indexes(request: web.Request) -> web.Response:
+        answer = await stack.schedule.get("/asset-indexes", params=list(request.query.items()))
+        return web.Response(body=await answer.read(), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/plans", plans)
+    app.router.add_get("/asset-indexes", indexes)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    sync = PlanSync(
+        str(server.make_url("")).rstrip("/"),
+        Channels(),
+        lambda: time.time_ns() // 1000,
+        SyncMetrics(CollectorRegistry()),
+        page_size=2,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(SyncError, match="garbage"):
+                await sync.poll(session)
+    finally:
+        await server.close()
+    assert (sync.channels.ids(), sync.revision, sync.timelines) == ([], 0, {})

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from engine.plan_format import AssetIndexModel, PlanModel
 from engine.render import format_date, render_media_playlist
 from engine.timeline import compile_timeline
 from engine.window import live_window
+from schedule_api.app import STORE
 from tests.schedule_api.conftest import ingest, now_us
 
 S = 1_000_000
@@ -190,3 +193,23 @@ async def test_more_than_100_asset_keys_are_a_400_naming_key(api: TestClient) ->
     response = await api.get(f"/asset-indexes?{query}")
     problem = await response.json()
     assert (response.status, problem["invalid-params"][0]["name"]) == (400, "key")
+
+
+async def test_concurrent_requests_for_one_feed_page_build_it_once(
+    api: TestClient, origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _channel(api, origin)
+    assert api.app is not None
+    store = api.app[STORE]
+    built = []
+    plans_since = store.plans_since
+
+    async def counted(*args: Any) -> Any:
+        built.append(args)
+        await asyncio.sleep(0.05)  # a page of 1,000 plans takes a while
+        return await plans_since(*args)
+
+    monkeypatch.setattr(store, "plans_since", counted)
+    answers = await asyncio.gather(*(api.get("/plans", params={"since": "0"}) for _ in range(4)))
+    bodies = {await answer.read() for answer in answers}
+    assert (len(built), len(bodies), [a.status for a in answers]) == (1, 1, [200] * 4)
