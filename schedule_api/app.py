@@ -944,9 +944,9 @@ async def compact_plans(app: web.Application) -> int:
 
 
 PLAN_PAGE_SIZE = 1000
+"""Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
 FEED_PAGE_CACHE = 16
 """Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
-"""Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
 
 
 async def _feed_page(
