@@ -89,8 +89,19 @@ def played(stack: Stack) -> dict[str, Any]:
     return asyncio.run(_play(stack, seconds=50, audio_after=8, subtitles_after=14))
 
 
+def _abandoned_english_audio(error: dict[str, Any]) -> bool:
+    """hls.js cancels the English audio fragment it is loading when the player switches to
+    French, and reports the cancellation as a non-fatal networkError 'aborted' (hls.js
+    1.7.4, seen once in CI). That is the switch abandoning a load, not a fault of the stream."""
+    return (error["type"], error["details"], error["fatal"]) == (
+        "networkError",
+        "aborted",
+        False,
+    ) and "/audio-en/" in (error["frag"] or "")
+
+
 def test_hlsjs_plays_tracks_without_errors(played: dict[str, Any]) -> None:
-    assert played["errors"] == []
+    assert [e for e in played["errors"] if not _abandoned_english_audio(e)] == []
     assert played["unexpected"] == []
     assert played["switched"]["audio"] == 2
     assert played["switched"]["subtitles"] == 2
