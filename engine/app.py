@@ -365,11 +365,46 @@ def freeze_long_lived_objects() -> None:
     walks them all: pauses of half a second under load (seen in bench/scale.py). Frozen, they
     are still freed by reference counting when replaced (they hold no reference cycles); only
     cyclic garbage among objects alive at this moment would stay, so the collection first
-    clears what is garbage already. The engine calls this after start-up and after each plan
-    sync that changed something.
+    clears what is garbage already. The engine calls this after start-up, after each plan
+    sync that changed something, and every FULL_COLLECTION_INTERVAL_S.
     """
     gc.collect()
     gc.freeze()
+
+
+GC_THRESHOLDS = (700, 10, 1_000_000)
+"""The cyclic garbage collector's thresholds in engine processes: Python's young generations
+(700, 10), and no automatic full collections (Python's third threshold is 10).
+
+The render cache holds about twenty tracked objects per window (the window, its slots, the
+renderings) for seconds. As the cache grows (a cold start's compiling, a new form of request
+such as a time-shift across all channels), Python collects its oldest generation each time
+that generation has grown by a quarter: with 10,000 channels, collections of 130-180 ms every
+two or three seconds under load, and 18 of 27-435 ms in one cold start (gc callbacks in an
+engine process under bench/scale.py's load). Nothing the engine keeps has reference cycles;
+young collections still free short-lived cyclic garbage, and freeze_long_lived_objects makes
+the full collection at the engine's own moments."""
+FULL_COLLECTION_INTERVAL_S = 600
+"""How often an engine process collects fully (and freezes what survives) when no plan
+change made it do so: the safety net for cyclic garbage that outlived the young collections."""
+
+
+def tune_garbage_collector() -> None:
+    """Set GC_THRESHOLDS (for engine processes; not for tests that share one interpreter)."""
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def _collect_periodically(app: web.Application) -> AsyncIterator[None]:
+    async def collect() -> None:
+        while True:
+            await asyncio.sleep(FULL_COLLECTION_INTERVAL_S)
+            freeze_long_lived_objects()
+
+    task = asyncio.create_task(collect())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def create_app(
@@ -377,11 +412,12 @@ def create_app(
     *,
     timelines: dict[str, Timeline] | None = None,
     clock: Clock | None = None,
-    freeze_after_sync: bool = False,
+    manage_memory: bool = False,
 ) -> web.Application:
     """The engine application. Timelines default to the plans under settings.plans_path.
-    freeze_after_sync: freeze_long_lived_objects() after each plan sync that changed
-    something (for engine processes; not for tests that share one interpreter)."""
+    manage_memory: freeze_long_lived_objects() after each plan sync that changed something
+    and every FULL_COLLECTION_INTERVAL_S (for engine processes; not for tests that share
+    one interpreter)."""
     if timelines is None:
         timelines = load_timelines(settings.plans_path) if settings.plans_path else {}
     app = web.Application(middlewares=[problem_middleware])
@@ -395,7 +431,7 @@ def create_app(
             app[CHANNELS],
             lambda: time.time_ns() // 1000,
             SyncMetrics(app[METRICS].registry),
-            after_change=freeze_long_lived_objects if freeze_after_sync else None,
+            after_change=freeze_long_lived_objects if manage_memory else None,
         )
         app[SYNC] = sync
 
@@ -407,6 +443,8 @@ def create_app(
                 await task
 
         app.cleanup_ctx.append(follow)
+    if manage_memory:
+        app.cleanup_ctx.append(_collect_periodically)
     app.router.add_get(EMPTY_WEBVTT_PATH, empty_webvtt)
     app.router.add_get("/live/master.m3u8", live_master)
     app.router.add_get("/live/{variant}.m3u8", live_media)

@@ -19,7 +19,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from engine.app import create_app, freeze_long_lived_objects, load_timelines
+from engine.app import (
+    create_app,
+    freeze_long_lived_objects,
+    load_timelines,
+    tune_garbage_collector,
+)
 from engine.clock import SystemClock
 from engine.errors import PlanError
 from engine.settings import EngineSettings, SettingsError
@@ -53,7 +58,8 @@ def _engine_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> En
 def _serve_engine(
     settings: EngineSettings, timelines: dict[str, Timeline], clock: SystemClock, reuse_port: bool
 ) -> None:
-    app = create_app(settings, timelines=timelines, clock=clock, freeze_after_sync=True)
+    tune_garbage_collector()
+    app = create_app(settings, timelines=timelines, clock=clock, manage_memory=True)
     freeze_long_lived_objects()  # plans loaded from files, and the code itself
     web.run_app(
         app,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import subprocess
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from engine import app as engine_app
 from engine.app import create_app, load_timelines
 from engine.channels import Channels
 from engine.clock import ManualClock
@@ -259,3 +262,17 @@ def test_the_engine_command_imports_no_schedule_service_or_aws_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert found.strip() == "[]"
+
+
+async def test_an_engine_process_collects_and_freezes_its_objects_periodically(
+    aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_app, "FULL_COLLECTION_INTERVAL_S", 0.01)
+    gc.unfreeze()
+    try:
+        await aiohttp_client(create_app(EngineSettings(), manage_memory=True))
+        await asyncio.sleep(0.2)
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()  # the other tests share this interpreter
+    assert frozen > 0
