@@ -2,7 +2,8 @@
 
 Reads one page of plans from a schedule database (made by bench/scale.py --database), and
 times each step an engine's first sync takes: the store reading the plans, the service
-writing them as JSON, the engine parsing them, and compiling them against their asset indexes.
+writing them as JSON (schedule_api.app.plan_feed_json), the engine parsing them
+(engine.sync.FeedModel), and compiling them against their asset indexes.
 
     .venv/bin/python bench/cold_start.py --database /tmp/library.db [--channels 1000]
 
@@ -18,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.plan_format import PlanModel
+from engine.sync import FeedModel
 from engine.timeline import compile_timeline
+from schedule_api.app import plan_feed_json
 from schedule_api.db import create_engine
 from schedule_api.store import Store
 
@@ -31,12 +33,10 @@ async def measure(database: Path, channels: int) -> dict[str, float]:
         started = time.perf_counter()
         page = await store.plans_since(0, None, "", channels)
         read = time.perf_counter()
-        text = json.dumps(
-            [PlanModel.from_core(p).model_dump(mode="json", exclude_none=True) for p in page.plans]
-        )
+        body = plan_feed_json(page)  # what GET /plans answers
         written = time.perf_counter()
-        plans = [PlanModel.model_validate(item).to_core() for item in json.loads(text)]
-        parsed = time.perf_counter()
+        plans = [model.to_core() for model in FeedModel.model_validate_json(body).plans]
+        parsed = time.perf_counter()  # as the engine's plan sync parses it
         keys = set().union(*(plan.asset_keys() for plan in plans))
         assets = {key: await store.index(key) for key in keys}
         compiling = time.perf_counter()

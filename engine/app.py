@@ -377,13 +377,14 @@ GC_THRESHOLDS = (700, 10, 1_000_000)
 (700, 10), and no automatic full collections (Python's third threshold is 10).
 
 The render cache holds about twenty tracked objects per window (the window, its slots, the
-renderings) for seconds. As the cache grows (a cold start's compiling, a new form of request
-such as a time-shift across all channels), Python collects its oldest generation each time
-that generation has grown by a quarter: with 10,000 channels, collections of 130-180 ms every
-two or three seconds under load, and 18 of 27-435 ms in one cold start (gc callbacks in an
-engine process under bench/scale.py's load). Nothing the engine keeps has reference cycles;
-young collections still free short-lived cyclic garbage, and freeze_long_lived_objects makes
-the full collection at the engine's own moments."""
+renderings) for seconds, and a cold start compiles millions of timeline objects. While either
+grows, Python collects its oldest generation each time that generation has grown by a
+quarter, walking all of it: with 10,000 channels, 8 collections of up to about 220 ms while
+compiling and pauses of up to about 80 ms when a time-shift across every channel doubles the
+cache (bench/gc_pauses.py; longer under HTTP load, where they put bench/scale.py's shifted
+p99 at 137-198 ms). Nothing the engine keeps has reference cycles; young collections still
+free short-lived cyclic garbage, and freeze_long_lived_objects makes the full collection at
+the engine's own moments."""
 FULL_COLLECTION_INTERVAL_S = 600
 """How often an engine process collects fully (and freezes what survives) when no plan
 change made it do so: the safety net for cyclic garbage that outlived the young collections."""

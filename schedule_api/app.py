@@ -48,7 +48,7 @@ from schedule_api.errors import (
 )
 from schedule_api.ingest import Fetcher, ingest, ingest_session
 from schedule_api.settings import ScheduleSettings
-from schedule_api.store import EventSpec, Store, max_rounded_segment, new_event_id
+from schedule_api.store import EventSpec, PlanPage, Store, max_rounded_segment, new_event_id
 
 log = logging.getLogger("vchannel.schedule")
 NOW_NEXT_REACH_US = 48 * 3600 * US_PER_S
@@ -949,18 +949,26 @@ FEED_PAGE_CACHE = 16
 """Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
 
 
+def plan_feed_json(page: PlanPage) -> bytes:
+    """A page of the plan feed as GET /plans answers it."""
+    return (
+        models.PlanFeed(
+            revision=page.revision,
+            plans=[PlanModel.from_core(p) for p in page.plans],
+            deleted=page.deleted,
+            next_after=page.next_after,
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
 async def _feed_page(
     store: Store, since: int, until: int | None, after: str, limit: int
 ) -> tuple[bytes, int]:
     """A page of the plan feed as JSON, and the revision it answers for."""
     page = await store.plans_since(since, until, after, limit)
-    body = models.PlanFeed(
-        revision=page.revision,
-        plans=[PlanModel.from_core(p) for p in page.plans],
-        deleted=page.deleted,
-        next_after=page.next_after,
-    ).model_dump_json()
-    return body.encode(), page.revision
+    return plan_feed_json(page), page.revision
 
 
 async def get_plans(request: web.Request) -> web.Response:

@@ -84,13 +84,17 @@ async def test_the_as_run_log_still_reads_history_before_the_compaction(
     assert log["items"][0]["start_ms"] * 1000 <= whole.start_us + 20 * S
 
 
+async def _candidates(api: TestClient) -> list[str]:
+    """The channels the compaction job would compile now (the fixture keeps two hours)."""
+    assert api.app is not None
+    return await api.app[STORE].compaction_candidates(now_us=now_us(api), retention_us=2 * HOUR)
+
+
 async def test_a_channel_without_history_past_the_retention_is_no_compaction_candidate(
     api: TestClient, origin: str
 ) -> None:
     await _looping_channel(api, origin, 1)
-    assert api.app is not None
-    store = api.app[STORE]
-    assert await store.compaction_candidates(now_us=now_us(api), retention_us=2 * HOUR) == []
+    assert await _candidates(api) == []
 
 
 async def test_a_channel_with_a_program_past_the_retention_is_a_compaction_candidate(
@@ -98,17 +102,13 @@ async def test_a_channel_with_a_program_past_the_retention_is_a_compaction_candi
 ) -> None:
     await _looping_channel(api, origin, 0)
     advance(api, 3 * 3600)  # no compaction pass meanwhile
-    assert api.app is not None
-    store = api.app[STORE]
-    assert await store.compaction_candidates(now_us=now_us(api), retention_us=2 * HOUR) == ["news"]
+    assert await _candidates(api) == ["news"]
 
 
 async def test_a_compacted_channel_is_no_candidate_until_another_program_ages(
     api: TestClient, origin: str
 ) -> None:
     await _looping_channel(api, origin, 4)
-    assert api.app is not None
-    store = api.app[STORE]
-    assert await store.compaction_candidates(now_us=now_us(api), retention_us=2 * HOUR) == []
+    assert await _candidates(api) == []
     advance(api, 600)
-    assert await store.compaction_candidates(now_us=now_us(api), retention_us=2 * HOUR) == ["news"]
+    assert await _candidates(api) == ["news"]
