@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
+COPY common common
 COPY engine engine
 COPY schedule_api schedule_api
 COPY cloudformation cloudformation

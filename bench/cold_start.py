@@ -2,8 +2,8 @@
 
 Reads one page of plans from a schedule database (made by bench/scale.py --database), and
 times each step an engine's first sync takes: the store reading the plans, the service
-writing them as JSON (schedule_api.app.plan_feed_json), the engine parsing them
-(engine.sync.FeedModel), and compiling them against their asset indexes.
+writing them as JSON (engine.feed_format.plan_feed_json), the engine parsing them
+(engine.feed_format.PlanFeed), and compiling them against their asset indexes.
 
     .venv/bin/python bench/cold_start.py --database /tmp/library.db [--channels 1000]
 
@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from engine.sync import FeedModel
+from engine.feed_format import PlanFeed, plan_feed_json
 from engine.timeline import compile_timeline
-from schedule_api.app import plan_feed_json
-from schedule_api.db import create_engine
+from schedule_api.service.feed import PageQuery, changed_plans
 from schedule_api.store import Store
+from schedule_api.store.db import create_engine
 
 
 async def measure(database: Path, channels: int) -> dict[str, float]:
@@ -31,11 +31,13 @@ async def measure(database: Path, channels: int) -> dict[str, float]:
     store = Store(engine)
     try:
         started = time.perf_counter()
-        page = await store.plans_since(0, None, "", channels)
+        page = await changed_plans(store, PageQuery(0, None, "", channels))
         read = time.perf_counter()
-        body = plan_feed_json(page)  # what GET /plans answers
+        body = plan_feed_json(
+            page.revision, page.plans, page.deleted, page.next_after
+        )  # what GET /plans answers
         written = time.perf_counter()
-        plans = [model.to_core() for model in FeedModel.model_validate_json(body).plans]
+        plans = [model.to_core() for model in PlanFeed.model_validate_json(body).plans]
         parsed = time.perf_counter()  # as the engine's plan sync parses it
         keys = set().union(*(plan.asset_keys() for plan in plans))
         assets = {key: await store.index(key) for key in keys}

@@ -1,9 +1,9 @@
 """Benchmark: the cyclic garbage collector's pauses in an engine, Python's thresholds against
-the engine's (engine.app.GC_THRESHOLDS), in-process.
+the engine's (engine.memory.GC_THRESHOLDS), in-process.
 
 Reads every plan and asset index of a schedule database (made by bench/scale.py --database)
 and, in a fresh process for each setting, does what an engine does: compiles every plan (a
-cold start), collects and freezes (engine.app.freeze_long_lived_objects), then asks for every
+cold start), collects and freezes (engine.memory.freeze_long_lived_objects), then asks for every
 channel's media playlists through the render cache, live and then shifted by 6 hours (the
 cache grows from 10,000 to 20,000 windows). gc callbacks time every collection; it prints,
 per setting and phase, how many took 10 ms or more, the longest and their total.
@@ -24,12 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-from engine.app import GC_THRESHOLDS, freeze_long_lived_objects
 from engine.channels import Channels
+from engine.memory import GC_THRESHOLDS, freeze_long_lived_objects
 from engine.model import US_PER_S, AssetIndex, AssetKey, Plan
 from engine.timeline import compile_timeline
-from schedule_api.db import create_engine
+from schedule_api.service.feed import PageQuery, changed_plans
 from schedule_api.store import Store
+from schedule_api.store.db import create_engine
 
 SHIFT_US = 6 * 3600 * US_PER_S
 PAUSE_MS = 10.0
@@ -43,7 +44,7 @@ async def _load(database: Path) -> tuple[list[Plan], dict[AssetKey, AssetIndex]]
     try:
         after = ""
         while True:
-            page = await store.plans_since(0, None, after, 1000)
+            page = await changed_plans(store, PageQuery(0, None, after, 1000))
             plans.extend(page.plans)
             if page.next_after is None:
                 break

@@ -13,9 +13,9 @@ import argparse
 import sys
 import time
 
+from common.instants import to_us
 from engine.app import load_timelines
 from engine.channels import Channels
-from engine.plan_format import to_us
 from vchannel.samples import CHECKPOINT, PLANS_DIR
 
 

@@ -36,6 +36,7 @@ import urllib.request
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.model import (
     US_PER_S,
@@ -47,8 +48,12 @@ from engine.model import (
 )
 from engine.plan_format import ProfileEntryModel
 from engine.profile import profile_of
-from schedule_api.db import create_engine, migrate
-from schedule_api.store import EventSpec, Store
+from schedule_api.service.assets import add_version
+from schedule_api.service.scheduling import EventSpec, EventWrite, write_events
+from schedule_api.store import Store
+from schedule_api.store import channels as channel_rows
+from schedule_api.store.db import create_engine, migrate
+from schedule_api.store.rows import ChannelRow
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -108,33 +113,50 @@ def synthetic_asset(asset_id: str, segments: int) -> AssetIndex:
     )
 
 
+async def _add_channel(
+    store: Store, channel_id: str, number: int, profile: list[dict[str, Any]], now_us: int
+) -> None:
+    """A channel with a 12 s window (below the API's 30 s minimum: a smaller playlist)."""
+    row = ChannelRow(
+        id=channel_id,
+        name=f"Channel {number}",
+        target_duration=2,
+        window_ms=12_000,
+        slate_asset_id="slate",
+        slate_version=1,
+        time_zone="UTC",
+        artwork_url=None,
+        profile=profile,
+        group_title="",
+        checkpoint_us=now_us // US_PER_S * US_PER_S,
+        max_shift_seconds=86_400,
+        ad_markers={},
+        break_rule=None,
+        audio_tracks=[],
+        subtitle_tracks=[],
+        subtitle_target_duration=6,
+        created_us=now_us,
+        updated_us=now_us,
+    )
+    async with store.write() as connection:
+        await channel_rows.insert(connection, row)
+        await channel_rows.record_change(connection, channel_id, now_us)
+
+
 async def build_database(url: str, scenario: Scenario, now_us: int) -> None:
     engine = create_engine(url)
     await migrate(engine)
     store = Store(engine)
     slate = synthetic_asset("slate", 5)
-    await store.add_asset(slate, {"title": "Slate"}, now_us)
+    await add_version(store, slate, {"title": "Slate"}, now_us)
     for number in range(scenario.assets):
         asset = synthetic_asset(f"show-{number}", PROGRAM_SEGMENTS)
-        await store.add_asset(asset, {"title": f"Show {number}"}, now_us)
+        await add_version(store, asset, {"title": f"Show {number}"}, now_us)
     profile = [ProfileEntryModel.from_core(e).model_dump() for e in profile_of(slate)]
     start = now_us - HISTORY_US
     for number in range(scenario.channels):
         channel_id = f"ch-{number}"
-        await store.create_channel(
-            {
-                "id": channel_id,
-                "name": f"Channel {number}",
-                "target_duration": 2,
-                "window_ms": 12_000,
-                "slate_asset_id": "slate",
-                "slate_version": 1,
-                "time_zone": "UTC",
-                "max_shift_seconds": 86_400,
-                "profile": profile,
-            },
-            start,
-        )
+        await _add_channel(store, channel_id, number, profile, start)
         specs = [
             EventSpec(
                 id=f"{channel_id}-{program}",
@@ -147,7 +169,7 @@ async def build_database(url: str, scenario: Scenario, now_us: int) -> None:
             )
             for program in range(PROGRAMS_PER_CHANNEL)
         ]
-        await store.write_events(channel_id, specs, replace=False, now_us=start, margin_us=0)
+        await write_events(store, EventWrite(channel_id, specs, False, start, 0))
     await engine.dispose()
 
 

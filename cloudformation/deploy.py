@@ -14,6 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common.clock import SystemClock
+
 OK_STATES = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 FAILED_STATES = {
     "CREATE_FAILED",
@@ -128,7 +130,7 @@ def deploy(
     if status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
         raise DeployError(f"stack {stack_name} is busy ({status}); try again when it settles")
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
-    change_set = f"vchannel-{int(time.time())}"
+    change_set = f"vchannel-{SystemClock().now_us() // 1_000_000}"
     client.create_change_set(
         StackName=stack_name,
         ChangeSetName=change_set,

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
-import math
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -32,9 +29,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from common.clock import Clock, SystemClock
+from common.errors import VChannelError
+from common.problem import error_problem, http_problem, internal_problem
 from engine.channels import EMPTY_WEBVTT_PATH, Channels, MediaPlaylist, Rendered
-from engine.clock import Clock, SystemClock
-from engine.errors import BadRequest, EngineError, NotOnAir, PlanError
+from engine.errors import BadRequest, PlanError
+from engine.memory import collect_periodically, freeze_long_lived_objects
 from engine.model import NAME_PATTERN, US_PER_S
 from engine.plan_format import load_plan_directory
 from engine.settings import EngineSettings
@@ -133,60 +133,26 @@ def load_timelines(path: Path) -> dict[str, Timeline]:
     return timelines
 
 
-def _problem(
-    status: int,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    invalid: dict[str, str] | None = None,
-) -> web.Response:
-    """An RFC 9457 problem response that no cache keeps; `invalid` names bad fields."""
-    problem: dict[str, object] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if invalid:
-        problem["invalid-params"] = [{"name": n, "reason": r} for n, r in invalid.items()]
-    body = json.dumps(problem)
-    response = web.Response(
-        status=status, body=body.encode(), content_type="application/problem+json"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    if headers:
-        response.headers.update(headers)
-    return response
-
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map errors to problem+json, add CORS, and count every request by route and status."""
+    """Map errors to problem+json (common/problem.py), add CORS, and count every request by
+    route and status."""
     metrics = request.app[METRICS]
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
     try:
         response = await handler(request)
-    except EngineError as error:
-        headers = {}
-        invalid = None
-        if isinstance(error, NotOnAir):
-            wait = request.app[CLOCK].now_us()
-            headers["Retry-After"] = str(max(1, math.ceil((error.until_us - wait) / US_PER_S)))
-        if isinstance(error, BadRequest):
-            invalid = {error.field: error.reason}
-        response = _problem(error.status, error.title, error.detail, headers, invalid)
+    except VChannelError as error:
+        response = error_problem(error, request.app[CLOCK].now_us())
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
-        response = _problem(error.status, error.reason, f"{request.method} {request.path}", allow)
+        response = http_problem(request, error, error.reason)
     except Exception:
-        log.exception("unexpected error serving %s", request.path_qs)
-        response = _problem(500, "Internal error", "the engine failed; see its log")
+        response = internal_problem(log, request, "engine")
     response.headers["Access-Control-Allow-Origin"] = request.app[SETTINGS].cors_origin
     metrics.count_request(route, response.status)
     return response
@@ -357,57 +323,6 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
-def freeze_long_lived_objects() -> None:
-    """Move every object alive now out of the cyclic garbage collector's sight.
-
-    Timelines and asset indexes are millions of objects with 10,000 channels, and they live
-    until a plan changes. Left in the collector's oldest generation, each full collection
-    walks them all: pauses of half a second under load (seen in bench/scale.py). Frozen, they
-    are still freed by reference counting when replaced (they hold no reference cycles); only
-    cyclic garbage among objects alive at this moment would stay, so the collection first
-    clears what is garbage already. The engine calls this after start-up, after each plan
-    sync that changed something, and every FULL_COLLECTION_INTERVAL_S.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-GC_THRESHOLDS = (700, 10, 1_000_000)
-"""The cyclic garbage collector's thresholds in engine processes: Python's young generations
-(700, 10), and no automatic full collections (Python's third threshold is 10).
-
-The render cache holds about twenty tracked objects per window (the window, its slots, the
-renderings) for seconds, and a cold start compiles millions of timeline objects. While either
-grows, Python collects its oldest generation each time that generation has grown by a
-quarter, walking all of it: with 10,000 channels, 8 collections of up to about 220 ms while
-compiling and pauses of up to about 80 ms when a time-shift across every channel doubles the
-cache (bench/gc_pauses.py; longer under HTTP load, where they put bench/scale.py's shifted
-p99 at 137-198 ms). Nothing the engine keeps has reference cycles; young collections still
-free short-lived cyclic garbage, and freeze_long_lived_objects makes the full collection at
-the engine's own moments."""
-FULL_COLLECTION_INTERVAL_S = 600
-"""How often an engine process collects fully (and freezes what survives) when no plan
-change made it do so: the safety net for cyclic garbage that outlived the young collections."""
-
-
-def tune_garbage_collector() -> None:
-    """Set GC_THRESHOLDS (for engine processes; not for tests that share one interpreter)."""
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-async def _collect_periodically(app: web.Application) -> AsyncIterator[None]:
-    async def collect() -> None:
-        while True:
-            await asyncio.sleep(FULL_COLLECTION_INTERVAL_S)
-            freeze_long_lived_objects()
-
-    task = asyncio.create_task(collect())
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def create_app(
     settings: EngineSettings,
     *,
@@ -430,7 +345,7 @@ def create_app(
         sync = PlanSync(
             settings.channel_manager_url,
             app[CHANNELS],
-            lambda: time.time_ns() // 1000,
+            SystemClock().now_us,
             SyncMetrics(app[METRICS].registry),
             after_change=freeze_long_lived_objects if manage_memory else None,
         )
@@ -445,7 +360,7 @@ def create_app(
 
         app.cleanup_ctx.append(follow)
     if manage_memory:
-        app.cleanup_ctx.append(_collect_periodically)
+        app.cleanup_ctx.append(collect_periodically)
     app.router.add_get(EMPTY_WEBVTT_PATH, empty_webvtt)
     app.router.add_get("/live/master.m3u8", live_master)
     app.router.add_get("/live/{variant}.m3u8", live_media)

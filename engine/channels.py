@@ -18,7 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import BadRequest, EngineError, NotFound, NotOnAir
+from common.errors import VChannelError
+from engine.errors import BadRequest, NotFound, NotOnAir
 from engine.model import US_PER_S
 from engine.render import render_media_playlist, render_multivariant_playlist, segment_text
 from engine.subtitles import SubtitleTimeline, render_subtitle_playlist
@@ -179,7 +180,7 @@ class MediaPlaylist:
     target_duration_s: int
 
 
-def _before_history(error: NotOnAir, now_us: int, shift_us: int) -> EngineError:
+def _before_history(error: NotOnAir, now_us: int, shift_us: int) -> VChannelError:
     """What a window that is not on air yet means: live, just that (503 with Retry-After);
     shifted, a shift that reaches before the channel's history (400 naming `seconds`)."""
     if not shift_us:
@@ -232,15 +233,16 @@ class Channels:
     def _get(self, channel_id: str) -> _Channel:
         channel = self._channels.get(channel_id)
         if channel is None:
-            raise NotFound(f"channel {channel_id!r} does not exist")
+            raise NotFound(None, f"channel {channel_id!r} does not exist")
         return channel
 
     def _variant(self, channel_id: str, channel: _Channel, variant_name: str) -> int:
         variant = channel.variants.get(variant_name)
         if variant is None:
             raise NotFound(
+                None,
                 f"channel {channel_id!r} has no variant or track {variant_name!r} "
-                f"(it has {', '.join([*channel.variants, *channel.text_tracks])})"
+                f"(it has {', '.join([*channel.variants, *channel.text_tracks])})",
             )
         return variant
 
@@ -336,11 +338,13 @@ class Channels:
         """Unix milliseconds at which the program on air began (NotFound: filler or slate)."""
         timeline = self._get(channel_id).timeline
         if now_us < timeline.start_us:
-            raise NotFound(f"channel {channel_id!r} is not on air")
+            raise NotFound(None, f"channel {channel_id!r} is not on air")
         index = bisect_right(timeline.group_starts, now_us) - 1
         group = timeline.groups[index]
         if group.block_index is None:
-            raise NotFound(f"channel {channel_id!r} plays {group.kind.value}, not a program, now")
+            raise NotFound(
+                None, f"channel {channel_id!r} plays {group.kind.value}, not a program, now"
+            )
         while timeline.groups[index].part > 0:
             index -= 1  # a later part or an ad break: the program began with its first part
         return timeline.groups[index].start_us // 1000
@@ -353,7 +357,9 @@ class Channels:
         index = bisect_right(timeline.group_starts, start_ms * 1000 + 999) - 1
         group = timeline.groups[index] if index >= 0 else None
         if group is None or not group.is_program_start or group.start_us // 1000 != start_ms:
-            raise NotFound(f"no program of channel {channel_id!r} starts at {start_ms} (Unix ms)")
+            raise NotFound(
+                None, f"no program of channel {channel_id!r} starts at {start_ms} (Unix ms)"
+            )
         limit = timeline.plan.channel.max_shift_us
         if group.start_us < now_us - limit:
             raise BadRequest(

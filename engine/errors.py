@@ -1,57 +1,32 @@
-"""The engine's exception tree. The HTTP layer maps each to an RFC 9457 problem response."""
+"""The engine's errors: kinds of the shared tree (common/errors.py), without HTTP status."""
 
 from __future__ import annotations
 
+from common.errors import Invalid, Malformed, NotFound, NotReady
 
-class EngineError(Exception):
-    """Base of every error the engine raises on purpose."""
-
-    status = 500
-    title = "Engine error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+__all__ = ["BadRequest", "NotFound", "NotOnAir", "PlanError"]
 
 
-class PlanError(EngineError):
+class PlanError(Invalid):
     """A plan, channel or asset index is not valid. Names where, which field, and why."""
 
-    status = 422
-    title = "Invalid plan"
+    field: str
 
     def __init__(self, where: str, field: str, reason: str) -> None:
-        super().__init__(f"{where}: {field}: {reason}")
+        super().__init__(field, reason)
         self.where = where
-        self.field = field
-        self.reason = reason
+        self.args = (f"{where}: {field}: {reason}",)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.field}: {self.reason}"
 
 
-class BadRequest(EngineError):
+class BadRequest(Malformed):
     """A request parameter is malformed."""
 
-    status = 400
-    title = "Bad request"
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-class NotFound(EngineError):
-    """Unknown channel or rendition."""
-
-    status = 404
-    title = "Not found"
-
-
-class NotOnAir(EngineError):
+class NotOnAir(NotReady):
     """The channel's timeline does not yet hold a full window (before its checkpoint + window)."""
 
-    status = 503
-    title = "Channel not on air yet"
-
     def __init__(self, detail: str, until_us: int) -> None:
-        super().__init__(detail)
-        self.until_us = until_us
+        super().__init__(None, detail, until_us)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from common.instants import from_us, to_us
 from engine.errors import PlanError
 from engine.model import (
     DEFAULT_MAX_SHIFT_US,
@@ -53,22 +53,10 @@ from engine.model import (
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Resolution = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def to_us(moment: datetime) -> int:
-    """An aware datetime as microseconds since the epoch (exact, no float)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
-
-
-def from_us(instant_us: int) -> datetime:
-    """Microseconds since the epoch as an aware UTC datetime (exact, no float)."""
-    return _EPOCH + timedelta(microseconds=instant_us)
 
 
 def _resolution(value: str | None) -> tuple[int, int] | None:

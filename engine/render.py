@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
+from common.instants import format_date, to_us
 from engine.model import (
     US_PER_S,
     ByteRange,
@@ -28,7 +29,6 @@ from engine.scte35 import as_base64, as_hex, splice_info_section
 from engine.timeline import AdBreak, Slot, Timeline
 from engine.window import Window
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PASS = SourceMarkers.PASS
 
 
@@ -38,18 +38,6 @@ def format_duration(duration_us: int) -> str:
     whole, fraction = divmod(duration_us, US_PER_S)
     digits = f"{fraction:06d}".rstrip("0").ljust(3, "0")
     return f"{whole}.{digits}"
-
-
-@functools.lru_cache(maxsize=65_536)
-def format_date(instant_us: int) -> str:
-    """ISO 8601 with milliseconds and a zone (RFC 8216 4.3.2.6): 2026-11-23T18:00:02.000Z.
-
-    Remembered for the latest instants: every variant of a channel lists the same dates."""
-    m = _EPOCH + timedelta(microseconds=instant_us)
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        f".{m.microsecond // 1000:03d}Z"
-    )
 
 
 def _quoted(value: str) -> str:
@@ -159,8 +147,7 @@ def _instant_us(value: str) -> int | None:
         return None
     if moment.tzinfo is None:
         return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * US_PER_S + delta.microseconds
+    return to_us(moment)
 
 
 def _redated(slot: Slot, tag: str) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from engine.plan_format import to_us
+from common.instants import to_us
 
 
 class SettingsError(ValueError):

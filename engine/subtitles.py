@@ -18,9 +18,10 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
+from common.instants import format_date
 from engine.errors import NotOnAir
 from engine.model import US_PER_S, AssetIndex
-from engine.render import format_date, format_duration, media_playlist_head
+from engine.render import format_duration, media_playlist_head
 from engine.timeline import Group, Timeline
 from engine.window import discontinuity_sequence, latest
 

@@ -22,12 +22,13 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from engine.channels import Channels
 from engine.errors import PlanError
+from engine.feed_format import AssetIndexBatch, PlanFeed
 from engine.model import AssetIndex, AssetKey, Plan, describe
-from engine.plan_format import AssetIndexModel, PlanModel
+from engine.plan_format import PlanModel
 from engine.timeline import Timeline, compile_timeline
 
 log = logging.getLogger("vchannel.engine.sync")
@@ -39,22 +40,6 @@ ASSET_BATCH = 20
 """Asset versions asked for per GET /asset-indexes (the service allows 100). A 2-hour,
 3-rendition index parses through about 400 kB of short-lived Python objects: 20 at a time
 keeps that peak, which the process keeps as resident memory, near 8 MB."""
-
-
-class FeedModel(BaseModel):
-    """One page of GET /plans (only the fields the engine reads)."""
-
-    revision: int
-    plans: list[PlanModel]
-    deleted: list[str]
-    next_after: str | None = None
-
-
-class AssetBatchModel(BaseModel):
-    """The answer of GET /asset-indexes."""
-
-    assets: list[AssetIndexModel]
-    missing: list[str]
 
 
 class SyncError(Exception):
@@ -132,7 +117,7 @@ class PlanSync:
             query = urlencode([("key", f"{asset_id}@{version}") for asset_id, version in batch])
             body = await self._get(session, f"/asset-indexes?{query}")
             try:
-                answer = AssetBatchModel.model_validate_json(body)
+                answer = AssetIndexBatch.model_validate_json(body)
                 assets = [model.to_core() for model in answer.assets]
             except (ValidationError, PlanError) as error:
                 raise SyncError("garbage", f"/asset-indexes: {error}") from None
@@ -146,9 +131,9 @@ class PlanSync:
             for missing in answer.missing:
                 log.error("the schedule service has no asset %s", missing)
 
-    def _page(self, body: bytes) -> FeedModel:
+    def _page(self, body: bytes) -> PlanFeed:
         try:
-            return FeedModel.model_validate_json(body)
+            return PlanFeed.model_validate_json(body)
         except ValidationError as error:
             raise SyncError("garbage", f"/plans: {error.errors()[0]['msg']}") from None
 

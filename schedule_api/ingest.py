@@ -20,10 +20,10 @@ import aiohttp
 from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from common.errors import Invalid
 from engine.errors import PlanError
 from engine.hls_vod import parse_vod, variant_urls
 from engine.model import AssetIndex
-from schedule_api.errors import Unprocessable
 from schedule_api.settings import Network
 
 MAX_REDIRECTS = 3
@@ -48,20 +48,20 @@ async def check_source(url: str, allowed: Iterable[Network]) -> None:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
     except ValueError:  # e.g. an unmatched ']' or a port that is not a number
-        raise Unprocessable("url", "is not a valid URL") from None
+        raise Invalid("url", "is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise Unprocessable("url", "must be an http or https URL with a host")
+        raise Invalid("url", "must be an http or https URL with a host")
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except (OSError, UnicodeError, ValueError):  # IDNA refuses over-long or odd labels
-        raise Unprocessable("url", f"cannot resolve host {host[:80]!r}") from None
+        raise Invalid("url", f"cannot resolve host {host[:80]!r}") from None
     networks = list(allowed)
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if _forbidden(address) and not any(address in network for network in networks):
-            raise Unprocessable(
+            raise Invalid(
                 "url",
                 f"{host} resolves to {address}, a private, loopback, link-local or "
                 "multicast address; list it in ALLOWED_SOURCES to allow it",
@@ -122,47 +122,47 @@ class Fetcher:
                     if response.status in (301, 302, 303, 307, 308):
                         location = response.headers.get("Location")
                         if not location:
-                            raise Unprocessable("url", f"{current}: redirect without Location")
+                            raise Invalid("url", f"{current}: redirect without Location")
                         current = urljoin(current, location)
                         continue
                     if response.status != 200:
-                        raise Unprocessable("url", f"{current} answered HTTP {response.status}")
+                        raise Invalid("url", f"{current} answered HTTP {response.status}")
                     body = bytearray()
                     async for chunk in response.content.iter_chunked(65536):
                         body.extend(chunk)
                         if len(body) > self.max_bytes:
-                            raise Unprocessable(
+                            raise Invalid(
                                 "url",
                                 f"{current} is larger than {self.max_bytes} bytes "
                                 "(INGEST_MAX_PLAYLIST_BYTES)",
                             )
             except TimeoutError:
-                raise Unprocessable("url", f"{current} did not answer in time") from None
+                raise Invalid("url", f"{current} did not answer in time") from None
             except aiohttp.ClientError as error:
-                raise Unprocessable("url", f"{current}: {error.__class__.__name__}") from None
+                raise Invalid("url", f"{current}: {error.__class__.__name__}") from None
             try:
                 return current, body.decode("utf-8")
             except UnicodeDecodeError:
-                raise Unprocessable("url", f"{current} is not UTF-8 text") from None
-        raise Unprocessable("url", f"more than {MAX_REDIRECTS} redirects")
+                raise Invalid("url", f"{current} is not UTF-8 text") from None
+        raise Invalid("url", f"more than {MAX_REDIRECTS} redirects")
 
 
 async def ingest(fetcher: Fetcher, asset_id: str, url: str, version: int, title: str) -> AssetIndex:
     """Fetch and index an HLS VOD; Unprocessable names the field and the reason."""
     final_url, top = await fetcher.text(url)
     if not top.lstrip("\ufeff").startswith("#EXTM3U"):
-        raise Unprocessable("url", f"{final_url} is not an HLS playlist (no #EXTM3U)")
+        raise Invalid("url", f"{final_url} is not an HLS playlist (no #EXTM3U)")
     texts = {final_url: top}
     try:
         media = variant_urls(final_url, top)
     except Exception as error:  # m3u8 raises bare exceptions on garbage
-        raise Unprocessable("url", f"{final_url} does not parse: {error}") from None
+        raise Invalid("url", f"{final_url} does not parse: {error}") from None
     for media_url in media:
         if media_url not in texts:
             texts[media_url] = (await fetcher.text(media_url))[1]
     try:
         return parse_vod(asset_id, final_url, texts, version=version, title=title)
     except PlanError as error:
-        raise Unprocessable("url", f"{error.where}: {error.field}: {error.reason}") from None
+        raise Invalid("url", f"{error.where}: {error.field}: {error.reason}") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise Unprocessable("url", f"a playlist does not parse: {error}") from None
+        raise Invalid("url", f"a playlist does not parse: {error}") from None

@@ -12,21 +12,16 @@ import multiprocessing
 import os
 import signal
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from engine.app import (
-    create_app,
-    freeze_long_lived_objects,
-    load_timelines,
-    tune_garbage_collector,
-)
-from engine.clock import SystemClock
+from common.clock import SystemClock
+from engine.app import create_app, load_timelines
 from engine.errors import PlanError
+from engine.memory import freeze_long_lived_objects, tune_garbage_collector
 from engine.settings import EngineSettings, SettingsError
 from engine.timeline import Timeline
 from vchannel.demo import DEMO_CHANNEL, MULTI_CHANNEL, DemoError
@@ -146,7 +141,7 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
     try:
         player = create_player_app(engine_url, api_url, DEMO_CHANNEL)
         runners.append(await _start(create_origin_app(MEDIA_DIR, player), host, ports.origin))
-        added = await ensure_demo(api_url, f"{media_url}/", time.time_ns() // 1_000_000)
+        added = await ensure_demo(api_url, f"{media_url}/", SystemClock().now_us() // 1000)
         engine = EngineSettings(host=host, port=ports.engine, channel_manager_url=api_url)
         runners.append(await _start(create_app(engine), host, ports.engine))
         print(
@@ -331,7 +326,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "demo":
             from vchannel.demo import ensure_demo
 
-            added = asyncio.run(ensure_demo(args.api, args.media_base, time.time_ns() // 1_000_000))
+            added = asyncio.run(
+                ensure_demo(args.api, args.media_base, SystemClock().now_us() // 1000)
+            )
             print(f"vchannel demo: channel {DEMO_CHANNEL!r} ready, {added} new events", flush=True)
             return 0
         if args.command == "aws":

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from schedule_api.db import metadata
+from schedule_api.store.db import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

@@ -24,7 +24,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from engine.render import format_date
+from common.instants import format_date
 from tests.e2e.conftest import Stack, free_port, spawn, wait_for
 from tests.e2e.test_players import _assert_played, _play_in_hlsjs
 

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from engine import app as engine_app
+from common.clock import ManualClock
+from common.instants import to_us
+from engine import memory as engine_memory
 from engine.app import create_app, load_timelines
 from engine.channels import Channels
-from engine.clock import ManualClock
 from engine.model import US_PER_S
-from engine.plan_format import to_us
 from engine.render import render_media_playlist
 from engine.settings import EngineSettings
 from engine.window import live_window
@@ -267,7 +267,7 @@ def test_the_engine_command_imports_no_schedule_service_or_aws_code() -> None:
 async def test_an_engine_process_collects_and_freezes_its_objects_periodically(
     aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_app, "FULL_COLLECTION_INTERVAL_S", 0.01)
+    monkeypatch.setattr(engine_memory, "FULL_COLLECTION_INTERVAL_S", 0.01)
     gc.unfreeze()
     try:
         await aiohttp_client(create_app(EngineSettings(), manage_memory=True))

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.clock import ManualClock
 from engine.app import create_app, load_timelines
-from engine.clock import ManualClock
 from engine.settings import EngineSettings
 from tests.engine.test_app import NOW
 from vchannel.samples import PLANS_DIR

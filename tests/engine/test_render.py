@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from common.instants import format_date
 from engine.model import (
     US_PER_S,
     AssetIndex,
@@ -25,7 +26,6 @@ from engine.model import (
 )
 from engine.plan_format import load_asset_file
 from engine.render import (
-    format_date,
     format_duration,
     render_media_playlist,
     render_multivariant_playlist,

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from common.clock import ManualClock
+from common.instants import to_us
 from engine.app import create_app, load_timelines
 from engine.channels import Channels
-from engine.clock import ManualClock
 from engine.model import US_PER_S
-from engine.plan_format import to_us
 from engine.render import render_media_playlist
 from engine.settings import EngineSettings
 from engine.timeline import Timeline, compile_timeline

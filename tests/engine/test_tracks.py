@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from common.clock import ManualClock
+from common.instants import to_us
 from engine.app import create_app, load_timelines
 from engine.channels import Channels
-from engine.clock import ManualClock
 from engine.compaction import compact, compaction_point
 from engine.errors import PlanError
 from engine.hls_vod import VodError, parse_vod
 from engine.model import US_PER_S, AssetIndex, Block, Break, Clip, TrackSpec, TrackType
-from engine.plan_format import load_plan_directory, to_us
+from engine.plan_format import load_plan_directory
 from engine.render import render_multivariant_playlist
 from engine.settings import EngineSettings
 from engine.timeline import compile_timeline

@@ -19,7 +19,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from schedule_api.app import CLOCK, create_app
+from common.clock import ManualClock
+from schedule_api.app import create_app
+from schedule_api.http.keys import CLOCK
 from schedule_api.settings import ScheduleSettings
 from tests.e2e.conftest import REPO, free_port, wait_for
 
@@ -172,28 +174,29 @@ async def origin() -> AsyncIterator[str]:
     await server.close()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now_us = 1_800_000_000_000_000
-
-    def __call__(self) -> int:
-        return self.now_us
+T_START_US = 1_800_000_000_000_000
+"""Where the test services' clocks start (2027-01-15T08:00:00Z)."""
 
 
-def _clock(api: TestClient) -> Clock:
+def fixed_clock() -> ManualClock:
+    """A clock at T_START_US that only `advance` moves."""
+    return ManualClock(T_START_US)
+
+
+def _clock(api: TestClient) -> ManualClock:
     assert api.app is not None
     clock = api.app[CLOCK]
-    assert isinstance(clock, Clock)
+    assert isinstance(clock, ManualClock)
     return clock
 
 
 def now_us(api: TestClient) -> int:
     """The test service's clock (a fixed instant until `advance` moves it)."""
-    return _clock(api).now_us
+    return _clock(api).now_us()
 
 
 def advance(api: TestClient, seconds: float) -> None:
-    _clock(api).now_us += round(seconds * 1_000_000)
+    _clock(api).advance(round(seconds * 1_000_000))
 
 
 def start_service(environ: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -223,7 +226,7 @@ def make_settings(database_url: str, **changes: Any) -> ScheduleSettings:
 
 @pytest.fixture
 async def api(database_url: str) -> AsyncIterator[TestClient]:
-    client = TestClient(TestServer(create_app(make_settings(database_url), clock=Clock())))
+    client = TestClient(TestServer(create_app(make_settings(database_url), clock=fixed_clock())))
     await client.start_server()
     yield client
     await client.close()
@@ -239,7 +242,7 @@ async def ingest(api: TestClient, origin: str, asset: str, asset_id: str | None 
 
 
 def set_now(api: TestClient, instant_us: int) -> None:
-    _clock(api).now_us = instant_us
+    _clock(api).instant_us = instant_us
 
 
 async def problem(response: Any, status: int, field: str) -> str:

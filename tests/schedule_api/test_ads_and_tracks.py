@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from common.instants import format_date
 from engine.plan_format import AssetIndexModel, PlanModel
-from engine.render import format_date
 from engine.timeline import compile_timeline
 from tests.schedule_api.conftest import ingest, now_us, problem
 

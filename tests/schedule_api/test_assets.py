@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from engine.plan_format import AssetIndexModel
 from schedule_api.app import create_app
 from schedule_api.ingest import ingest_session
-from tests.schedule_api.conftest import Clock, ingest, make_settings
+from tests.schedule_api.conftest import fixed_clock, ingest, make_settings
 
 
 async def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -151,7 +151,7 @@ async def test_broken_vod_is_a_422_naming_url_and_reason(
 
 async def test_loopback_is_refused_unless_allowed(database_url: str, origin: str) -> None:
     settings = make_settings(database_url, ALLOWED_SOURCES="")
-    async with TestClient(TestServer(create_app(settings, clock=Clock()))) as api:
+    async with TestClient(TestServer(create_app(settings, clock=fixed_clock()))) as api:
         problem = await _problem(
             await api.post(
                 "/assets", json={"url": f"{origin}/media/ts-alpha/master.m3u8", "title": "A"}

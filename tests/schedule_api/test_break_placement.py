@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.model import US_PER_S, Break
-from schedule_api.events import BreakRule, rule_breaks, shortened_program
+from schedule_api.domain.events import BreakRule, rule_breaks, shortened_program
 from tests.factories import make_asset
 
 S = US_PER_S

@@ -11,8 +11,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from engine.render import render_media_playlist
 from engine.window import live_window
-from schedule_api.app import STORE, create_app, maintain
-from tests.schedule_api.conftest import Clock, advance, ingest, make_settings, now_us
+from schedule_api.app import create_app
+from schedule_api.http.keys import CONTEXT
+from schedule_api.service.jobs import maintain
+from schedule_api.service.plans import compaction_candidates
+from tests.schedule_api.conftest import advance, fixed_clock, ingest, make_settings, now_us
 
 S = 1_000_000
 HOUR = 3600 * S
@@ -22,7 +25,7 @@ HOUR = 3600 * S
 async def api(database_url: str) -> AsyncIterator[TestClient]:
     """A service that keeps two hours of history in plans."""
     settings = make_settings(database_url, PLAN_RETENTION_HOURS=2)
-    client = TestClient(TestServer(create_app(settings, clock=Clock())))
+    client = TestClient(TestServer(create_app(settings, clock=fixed_clock())))
     await client.start_server()
     yield client
     await client.close()
@@ -39,7 +42,7 @@ async def _looping_channel(api: TestClient, origin: str, hours: int) -> None:
     assert api.app is not None
     for _ in range(hours):
         advance(api, 3600)
-        await maintain(api.app)
+        await maintain(api.app[CONTEXT])
 
 
 async def _feed_plan(api: TestClient) -> dict[str, Any]:
@@ -53,7 +56,7 @@ async def test_a_compacted_plan_keeps_only_the_retained_history(
     await _looping_channel(api, origin, 6)
     plan = await _feed_plan(api)
     assert api.app is not None
-    timeline = await api.app[STORE].timeline("news")
+    timeline = await api.app[CONTEXT].timelines.of("news")
     assert now_us(api) - 2 * HOUR - 60 * S <= timeline.start_us <= now_us(api) - 2 * HOUR
     assert plan["checkpoint"]["media_sequence"] == timeline.first_media_sequence > 0
 
@@ -63,8 +66,8 @@ async def test_a_compacted_plan_plays_exactly_what_the_whole_plan_plays(
 ) -> None:
     await _looping_channel(api, origin, 5)
     assert api.app is not None
-    store = api.app[STORE]
-    compacted, whole = await store.timeline("news"), await store.timeline("news", full=True)
+    timelines = api.app[CONTEXT].timelines
+    compacted, whole = await timelines.of("news"), await timelines.of("news", full=True)
     assert compacted.start_us > whole.start_us
     for step in range(0, 3 * HOUR, 7 * 60 * S + 123_457):
         at = now_us(api) - 90 * 60 * S + step
@@ -78,7 +81,7 @@ async def test_the_as_run_log_still_reads_history_before_the_compaction(
 ) -> None:
     await _looping_channel(api, origin, 5)
     assert api.app is not None
-    whole = await api.app[STORE].timeline("news", full=True)
+    whole = await api.app[CONTEXT].timelines.of("news", full=True)
     day = (await (await api.get("/channels/news/now")).json())["now"][:10]
     log = await (await api.get(f"/channels/news/as-run?date={day}")).json()
     assert log["items"][0]["start_ms"] * 1000 <= whole.start_us + 20 * S
@@ -87,7 +90,8 @@ async def test_the_as_run_log_still_reads_history_before_the_compaction(
 async def _candidates(api: TestClient) -> list[str]:
     """The channels the compaction job would compile now (the fixture keeps two hours)."""
     assert api.app is not None
-    return await api.app[STORE].compaction_candidates(now_us=now_us(api), retention_us=2 * HOUR)
+    store = api.app[CONTEXT].store
+    return await compaction_candidates(store, now_us=now_us(api), retention_us=2 * HOUR)
 
 
 async def test_a_channel_without_history_past_the_retention_is_no_compaction_candidate(

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from engine.render import format_date
+from common.instants import format_date
 from tests.schedule_api.conftest import advance, ingest, now_us
 
 S = 1_000_000

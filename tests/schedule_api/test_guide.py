@@ -15,8 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from engine.render import format_date
-from schedule_api.guide import xmltv_time
+from common.instants import format_date
+from schedule_api.domain.guide import xmltv_time
 from tests.schedule_api.conftest import advance, ingest, now_us
 
 S = 1_000_000

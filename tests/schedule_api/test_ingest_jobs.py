@@ -8,8 +8,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from schedule_api.app import STORE, create_app
-from tests.schedule_api.conftest import Clock, make_settings
+from schedule_api.app import create_app
+from schedule_api.http.keys import CONTEXT
+from schedule_api.store import jobs as job_rows
+from schedule_api.store.rows import JobRow
+from tests.schedule_api.conftest import fixed_clock, make_settings
 
 
 async def _finished(api: TestClient, location: str) -> dict[str, Any]:
@@ -49,12 +52,15 @@ async def test_an_unknown_job_is_a_404(api: TestClient) -> None:
 
 async def test_a_job_running_when_the_service_stopped_reads_interrupted(tmp_path: Path) -> None:
     settings = make_settings(f"sqlite:///{tmp_path}/v.db")
-    first = TestClient(TestServer(create_app(settings, clock=Clock())))
+    first = TestClient(TestServer(create_app(settings, clock=fixed_clock())))
     await first.start_server()
     item = {"url": "http://127.0.0.1:9/x.m3u8", "title": "X", "id": "x", "state": "queued"}
-    await first.app[STORE].create_job("job-left", [item], 0)  # type: ignore[index]
+    assert first.app is not None
+    job = JobRow(id="job-left", state="running", items=[item], created_us=0, updated_us=0)
+    async with first.app[CONTEXT].store.begin() as connection:
+        await job_rows.insert(connection, job)
     await first.close()
-    second = TestClient(TestServer(create_app(settings, clock=Clock())))
+    second = TestClient(TestServer(create_app(settings, clock=fixed_clock())))
     await second.start_server()
     job = await (await second.get("/ingest-jobs/job-left")).json()
     await second.close()

@@ -14,12 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.exc import IntegrityError
 
-from engine.render import format_date
-from schedule_api import db
-from schedule_api.app import STORE, materialise_rules
-from schedule_api.db import create_engine
-from schedule_api.guide import AiringKind, airings
-from schedule_api.store import Store
+from common.instants import format_date
+from schedule_api.domain.guide import AiringKind, airings
+from schedule_api.http.keys import CONTEXT
+from schedule_api.service.jobs import materialise_rules
+from schedule_api.service.rules import materialise
+from schedule_api.store import Store, db
+from schedule_api.store.db import create_engine
 from tests.schedule_api.conftest import advance, ingest, now_us, set_now
 
 S = 1_000_000
@@ -131,7 +132,7 @@ async def test_the_scheduler_job_tops_the_rule_up_as_time_passes(
     await _rule(api, **LOOP, horizon_hours=1)
     advance(api, 1800)
     assert api.app is not None
-    assert await materialise_rules(api.app) > 0
+    assert await materialise_rules(api.app[CONTEXT]) > 0
     assert (await _events(api))[-1]["end_ms"] * 1000 >= now_us(api) + HOUR
 
 
@@ -140,8 +141,8 @@ async def test_running_the_job_twice_creates_nothing_twice(api: TestClient, orig
     await _rule(api, **LOOP, horizon_hours=1)
     assert api.app is not None
     advance(api, 600)
-    await materialise_rules(api.app)
-    assert await materialise_rules(api.app) == 0
+    await materialise_rules(api.app[CONTEXT])
+    assert await materialise_rules(api.app[CONTEXT]) == 0
 
 
 async def test_a_hand_made_event_replaces_rule_events_without_asking(
@@ -200,7 +201,7 @@ async def test_two_materialisers_at_once_create_each_event_exactly_once(
             advance(api, 900)
             await asyncio.gather(
                 *(
-                    s.materialise_rule("news", "round", now_us=now_us(api), margin_us=10 * S)
+                    materialise(s, "news", "round", now_us=now_us(api), margin_us=10 * S)
                     for s in stores
                 )
             )
@@ -221,12 +222,12 @@ async def test_the_database_refuses_a_second_event_for_one_occurrence(
     await _rule(api, **LOOP, id="round", horizon_hours=1)
     assert api.app is not None
     e = db.events.c
-    async with api.app[STORE].engine.connect() as connection:
+    async with api.app[CONTEXT].store.engine.connect() as connection:
         row = (await connection.execute(db.events.select().where(e.rule_id == "round"))).first()
     assert row is not None
     copy = {**row._asdict(), "id": "ev-copy", "start_us": row.start_us + 10 * HOUR}
     with pytest.raises(IntegrityError):
-        async with api.app[STORE].engine.begin() as connection:
+        async with api.app[CONTEXT].store.engine.begin() as connection:
             await connection.execute(db.events.insert().values(**copy))
 
 
@@ -239,8 +240,8 @@ async def test_a_loop_channel_plays_a_simulated_week_without_slate(
     start = int(datetime.fromisoformat(rule["start"]).timestamp() * S)
     for _ in range(7 * 24):
         advance(api, 3600)
-        await materialise_rules(api.app)
-    timeline = await api.app[STORE].timeline("news")
+        await materialise_rules(api.app[CONTEXT])
+    timeline = await api.app[CONTEXT].timelines.of("news")
     aired = airings(timeline, start, start + 7 * 24 * HOUR)
     assert aired[0].kind is AiringKind.PROGRAM
     assert {a.kind for a in aired} == {AiringKind.PROGRAM}
@@ -260,7 +261,7 @@ async def test_slots_start_within_a_segment_of_their_time_across_dst(
     await _rule(
         api, kind="slots", slots=[slot], filler={"assets": ["ts-charlie"]}, horizon_hours=96
     )
-    timeline = await api.app[STORE].timeline("news")
+    timeline = await api.app[CONTEXT].timelines.of("news")
     starts = [
         a.start_us
         for a in airings(timeline, timeline.start_us, timeline.start_us + 96 * HOUR)

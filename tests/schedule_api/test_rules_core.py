@@ -1,4 +1,4 @@
-"""schedule_api.rules without I/O: loop, shuffle and time-slot materialisation."""
+"""schedule_api.domain.rules without I/O: loop, shuffle and time-slot materialisation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.model import US_PER_S
-from schedule_api.rules import (
+from schedule_api.domain.rules import (
     Cursor,
     GridSlot,
     Rule,

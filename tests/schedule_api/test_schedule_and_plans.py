@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from common.instants import format_date
 from engine.plan_format import AssetIndexModel, PlanModel
-from engine.render import format_date, render_media_playlist
+from engine.render import render_media_playlist
 from engine.timeline import compile_timeline
 from engine.window import live_window
-from schedule_api.app import STORE
+from schedule_api.service import feed
 from tests.schedule_api.conftest import ingest, now_us
 
 S = 1_000_000
@@ -200,16 +201,15 @@ async def test_concurrent_requests_for_one_feed_page_build_it_once(
 ) -> None:
     await _channel(api, origin)
     assert api.app is not None
-    store = api.app[STORE]
     built = []
-    plans_since = store.plans_since
+    plan_page = feed.plan_page
 
     async def counted(*args: Any) -> Any:
         built.append(args)
         await asyncio.sleep(0.05)  # a page of 1,000 plans takes a while
-        return await plans_since(*args)
+        return await plan_page(*args)
 
-    monkeypatch.setattr(store, "plans_since", counted)
+    monkeypatch.setattr(feed, "plan_page", counted)
     answers = await asyncio.gather(*(api.get("/plans", params={"since": "0"}) for _ in range(4)))
     bodies = {await answer.read() for answer in answers}
     assert (len(built), len(bodies), [a.status for a in answers]) == (1, 1, [200] * 4)

@@ -18,11 +18,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from schedule_api.app import openapi_document
+from schedule_api.http.openapi import openapi_document
+from schedule_api.routes import OPERATIONS
 from tests.e2e.conftest import free_port
 from tests.schedule_api.conftest import start_service
 
-schema = schemathesis.openapi.from_dict(openapi_document())
+schema = schemathesis.openapi.from_dict(openapi_document(OPERATIONS))
 
 
 @pytest.fixture(scope="module")

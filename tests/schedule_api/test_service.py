@@ -6,15 +6,16 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from schedule_api.app import OPERATIONS, create_app
-from tests.schedule_api.conftest import Clock, make_settings
+from schedule_api.app import create_app
+from schedule_api.routes import OPERATIONS
+from tests.schedule_api.conftest import fixed_clock, make_settings
 
 CHANNEL = {"id": "a", "name": "A", "slate": "nope"}
 
 
 async def _client(database_url: str, **settings: Any) -> TestClient:
     client = TestClient(
-        TestServer(create_app(make_settings(database_url, **settings), clock=Clock()))
+        TestServer(create_app(make_settings(database_url, **settings), clock=fixed_clock()))
     )
     await client.start_server()
     return client

@@ -38,7 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.model import US_PER_S, AssetIndex, Break
-from schedule_api.events import BreakRule, breaks_us, rule_breaks, shortened_program
+from schedule_api.domain.events import BreakRule, breaks_us, rule_breaks, shortened_program
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -267,20 +267,24 @@ def materialise(
     """
     placer = _Placer(busy, rule.breaks)
     t = max(cursor.next_us, from_us)
-    if rule.kind is not RuleKind.SLOTS:
-        items = rule.items
-        if not items:
-            return Result((), cursor)
+    if rule.kind is RuleKind.SLOTS:
+        return _fill_slots(rule, cursor, placer, t, until_us)
+    items = rule.items
+    if not items:
+        return Result((), cursor)
 
-        def item_at(n: int) -> AssetIndex:
-            if rule.kind is RuleKind.LOOP:
-                return items[n % len(items)]
-            cycle, position = divmod(n, len(items))
-            return shuffle_order(items, rule.seed, cycle)[position]
+    def item_at(n: int) -> AssetIndex:
+        if rule.kind is RuleKind.LOOP:
+            return items[n % len(items)]
+        cycle, position = divmod(n, len(items))
+        return shuffle_order(items, rule.seed, cycle)[position]
 
-        t, placed = placer.run(t, until_us, False, item_at, cursor.placed, lambda n: f"n{n}")
-        return Result(tuple(placer.placements), Cursor(max(t, until_us), placed=placed))
+    t, placed = placer.run(t, until_us, False, item_at, cursor.placed, lambda n: f"n{n}")
+    return Result(tuple(placer.placements), Cursor(max(t, until_us), placed=placed))
 
+
+def _fill_slots(rule: Rule, cursor: Cursor, placer: _Placer, t: int, until_us: int) -> Result:
+    """Time slots: each slot's next item at its time, filler in between."""
     episodes = dict(cursor.episodes)
     fillers = cursor.fillers
     filler = rule.filler

@@ -1,4 +1,4 @@
-"""The one place the engine reads the wall clock. The core receives `now` from here.
+"""The one place either service reads the wall clock. The cores receive `now` from here.
 
 A clock can start at a chosen instant and/or run faster than real time; both exist for
 simulations, soak tests and demos, never for production playback (segments would be listed

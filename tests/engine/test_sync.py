@@ -16,9 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from common.instants import format_date
 from engine.app import create_app
 from engine.channels import Channels
-from engine.render import format_date
 from engine.settings import EngineSettings
 from engine.sync import PlanSync, SyncError, SyncMetrics
 from schedule_api.app import create_app as create_schedule_app

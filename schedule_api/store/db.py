@@ -134,7 +134,7 @@ ingest_jobs = sa.Table(
     sa.Column("updated_us", sa.BigInteger, nullable=False),
 )
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
 
 def async_url(url: str) -> str:

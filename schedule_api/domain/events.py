@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from common.errors import Conflict, Invalid
+from common.instants import format_date
 from engine.model import US_PER_S, AssetIndex, Break, TrackType
-from engine.render import format_date
-from schedule_api.errors import Conflict, Unprocessable
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +61,11 @@ def snap_clip(
     asset: AssetIndex, clip_in_us: int | None, clip_out_us: int | None, field: str = ""
 ) -> SnappedClip:
     """Clip in/out points moved to the nearest segment boundaries (the engine never cuts a
-    segment); Unprocessable names the field when the clip is empty or outside the asset."""
+    segment); Invalid names the field when the clip is empty or outside the asset."""
     prefix, count = asset.prefix_us, asset.segment_count
     name = f"{field}." if field else ""
     if clip_in_us is not None and clip_in_us >= asset.duration_us:
-        raise Unprocessable(
+        raise Invalid(
             f"{name}clip_in_seconds",
             f"is past the end of the asset ({asset.duration_us / US_PER_S:.3f} s)",
         )
@@ -74,7 +74,7 @@ def snap_clip(
         end = count
     else:
         if clip_in_us is not None and clip_out_us <= clip_in_us:
-            raise Unprocessable(f"{name}clip_out_seconds", "must be after clip_in_seconds")
+            raise Invalid(f"{name}clip_out_seconds", "must be after clip_in_seconds")
         end = _nearest_boundary(prefix, clip_out_us, first + 1, count)
     return SnappedClip(first, end, prefix[end] - prefix[first])
 
@@ -118,7 +118,7 @@ def check_no_overlap_within(new: list[Span], field: str = "events") -> None:
     ordered = sorted(enumerate(new), key=lambda item: item[1].start_us)
     for (earlier, a), (index, b) in pairwise(ordered):
         if a.overlaps(b):
-            raise Unprocessable(
+            raise Invalid(
                 f"{field}.{index}.start",
                 f"overlaps {field}.{earlier} of the same request "
                 f"(which runs until {format_date(a.end_us)})",
@@ -173,7 +173,7 @@ def place_breaks(
     field: str = "breaks",
 ) -> tuple[Break, ...]:
     """Breaks at (offset into the clip, duration), microseconds, moved to the nearest allowed
-    boundary; Unprocessable names the break whose offset lies past the clip or lands where
+    boundary; Invalid names the break whose offset lies past the clip or lands where
     an earlier one did."""
     prefix = asset.prefix_us
     allowed = break_boundaries(asset, first, end)
@@ -181,13 +181,13 @@ def place_breaks(
     placed: list[Break] = []
     for number, (offset_us, duration_us) in enumerate(requested):
         if offset_us > times[-1]:
-            raise Unprocessable(
+            raise Invalid(
                 f"{field}.{number}.offset_seconds",
                 f"is past the end of the clip ({times[-1] / US_PER_S:.3f} s)",
             )
         at = allowed[_nearest_boundary(times, offset_us, 0, len(times) - 1)]
         if placed and at <= placed[-1].at_segment:
-            raise Unprocessable(
+            raise Invalid(
                 f"{field}.{number}.offset_seconds",
                 "lands on or before the segment boundary of the break before it "
                 f"({(prefix[at] - prefix[first]) / US_PER_S:.3f} s into the clip); "

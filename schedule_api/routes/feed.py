@@ -1,0 +1,114 @@
+"""/plans and /asset-indexes: the plan feed engines follow (engine/feed_format.py)."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from common.errors import Malformed
+from engine.feed_format import AssetIndexBatch, PlanFeed
+from engine.model import AssetKey
+from schedule_api.http.keys import CONTEXT, FEED
+from schedule_api.http.openapi import Operation, Query
+from schedule_api.http.params import SLUG, optional_int, query_int
+from schedule_api.routes.assets import IMMUTABLE
+from schedule_api.service.feed import PLAN_PAGE_SIZE, PageQuery, asset_index_batch
+
+MAX_INDEX_KEYS = 100
+"""Asset versions one GET /asset-indexes may ask for (the URL stays under 8 kB)."""
+
+
+async def get_plans(request: web.Request) -> web.Response:
+    after = request.query.get("after", "")
+    if "after" in request.query and not re.fullmatch(SLUG, after):
+        raise Malformed("after", f"{after[:80]!r} is not a channel id")
+    query = PageQuery(
+        since=query_int(request, "since", 0, 0, 10**12),
+        until=optional_int(request, "until", 0, 10**12),
+        after=after,
+        limit=query_int(request, "limit", PLAN_PAGE_SIZE, 1, PLAN_PAGE_SIZE),
+    )
+    page = await request.app[FEED].page(query)
+    return web.Response(
+        body=page, content_type="application/json", headers={"Cache-Control": "no-cache"}
+    )
+
+
+async def get_asset_indexes(request: web.Request) -> web.Response:
+    keys: list[AssetKey] = []
+    for raw in request.query.getall("key", []):
+        matched = re.fullmatch(rf"({SLUG})@([1-9][0-9]{{0,5}})", raw)
+        if matched is None:
+            raise Malformed("key", f"{raw[:80]!r} is not <asset id>@<version>")
+        keys.append((matched.group(1), int(matched.group(2))))
+    if not 1 <= len(keys) <= MAX_INDEX_KEYS:
+        raise Malformed("key", f"give between 1 and {MAX_INDEX_KEYS} (got {len(keys)})")
+    batch, complete = await asset_index_batch(request.app[CONTEXT].store, keys)
+    # Asset versions never change; the list of keys is the whole cache key.
+    return web.Response(
+        body=batch,
+        content_type="application/json",
+        headers={"Cache-Control": IMMUTABLE if complete else "no-cache"},
+    )
+
+
+OPERATIONS = (
+    Operation(
+        "GET",
+        "/plans",
+        get_plans,
+        "Plan feed for engines: channels whose plan changed after a revision",
+        200,
+        PlanFeed,
+        errors=(400,),
+        query=(
+            Query(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": 10**12},
+                "the revision of the previous answer (default 0: every plan)",
+            ),
+            Query(
+                "until",
+                {"type": "integer", "minimum": 0, "maximum": 10**12},
+                "for the next page of one answer: the revision its first page returned",
+            ),
+            Query(
+                "after",
+                {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
+                "for the next page: the `next_after` of the previous page",
+            ),
+            Query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                "plans per page (default and most: 1000)",
+            ),
+        ),
+        tag="plans",
+    ),
+    Operation(
+        "GET",
+        "/asset-indexes",
+        get_asset_indexes,
+        "Many immutable asset indexes in one request (an engine's cold start)",
+        200,
+        AssetIndexBatch,
+        errors=(400,),
+        query=(
+            Query(
+                "key",
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "pattern": "^[a-z0-9][a-z0-9_-]{0,62}@[1-9][0-9]{0,5}$",
+                    },
+                    "minItems": 1,
+                    "maxItems": 100,
+                },
+                "asset versions as <asset id>@<version>, repeated (key=a@1&key=b@2), 1 to 100",
+            ),
+        ),
+        tag="plans",
+    ),
+)

@@ -1,0 +1,61 @@
+"""/health, /metrics and the API's own documentation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import swagger_ui
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from schedule_api import models
+from schedule_api.http.keys import CONTEXT, METRICS
+from schedule_api.http.openapi import Operation, openapi_document
+from schedule_api.http.params import json_response
+
+log = logging.getLogger("vchannel.schedule")
+SWAGGER_STATIC = Path(swagger_ui.__file__).parent / "static"
+DOCS = """<!doctype html><html><head><meta charset="utf-8"><title>vchannel schedule API</title>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head><body><div id="ui"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script></body></html>"""
+
+
+async def health(request: web.Request) -> web.Response:
+    try:
+        await request.app[CONTEXT].store.ping()
+    except Exception:
+        log.exception("database ping failed")
+        return json_response(models.Health(status="unavailable", database="down"), 503)
+    return json_response(models.Health(status="ok", database="up"))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest(request.app[METRICS].registry))
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def docs(request: web.Request) -> web.Response:
+    return web.Response(body=DOCS.encode(), content_type="text/html")
+
+
+def add_documentation(app: web.Application, operations: tuple[Operation, ...]) -> None:
+    """GET /api/openapi.json (the document of `operations`) and the Swagger UI at /api/docs."""
+    document = json.dumps(openapi_document(operations)).encode()
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.Response(body=document, content_type="application/json")
+
+    app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/api/docs", docs)
+    app.router.add_static("/api/docs/static", SWAGGER_STATIC)
+
+
+OPERATIONS = (
+    Operation("GET", "/health", health, "Liveness and database reachability", 200, models.Health),
+    Operation("GET", "/metrics", metrics, "Prometheus metrics", 200, media="text/plain"),
+)

@@ -1,0 +1,61 @@
+"""The plan feed's wire contract (engine/feed_format.py): what the schedule service writes
+is what the engine parses, field for field, and both import the one definition."""
+
+from __future__ import annotations
+
+import json
+
+import engine.sync
+from engine.feed_format import AssetIndexBatch, PlanFeed, asset_index_batch_json, plan_feed_json
+from engine.plan_format import AssetIndexModel, load_plan_directory
+from schedule_api.http.openapi import openapi_document
+from schedule_api.routes import OPERATIONS
+from vchannel.samples import PLANS_DIR
+
+PLANS, ASSETS = load_plan_directory(PLANS_DIR)
+
+
+def test_a_feed_page_round_trips_every_plan() -> None:
+    plans = [plan for _path, plan in PLANS]
+    body = plan_feed_json(42, plans, ["gone"], "news")
+    page = PlanFeed.model_validate_json(body)
+    assert (page.revision, [m.to_core() for m in page.plans], page.deleted, page.next_after) == (
+        42,
+        plans,
+        ["gone"],
+        "news",
+    )
+
+
+def test_spliced_asset_indexes_round_trip_as_the_batch_model() -> None:
+    texts = [
+        AssetIndexModel.from_core(a).model_dump_json(exclude_none=True) for a in ASSETS.values()
+    ]
+    batch = AssetIndexBatch.model_validate_json(asset_index_batch_json(texts, ["lost@2"]))
+    assert ([m.to_core() for m in batch.assets], batch.missing) == (
+        list(ASSETS.values()),
+        ["lost@2"],
+    )
+
+
+def test_an_empty_asset_index_batch_is_valid_json_of_the_model() -> None:
+    batch = AssetIndexBatch.model_validate_json(asset_index_batch_json([], ["a@1", "b@2"]))
+    assert (batch.assets, batch.missing) == ([], ["a@1", "b@2"])
+
+
+def test_the_engine_parses_the_feed_with_the_shared_models() -> None:
+    assert (engine.sync.PlanFeed, engine.sync.AssetIndexBatch) == (PlanFeed, AssetIndexBatch)
+
+
+def test_the_openapi_document_describes_the_feed_with_the_shared_model() -> None:
+    document = openapi_document(OPERATIONS)
+    schema = document["paths"]["/plans"]["get"]["responses"]["200"]["content"]["application/json"]
+    described = document["components"]["schemas"]["PlanFeed"]
+    assert schema["schema"]["$ref"] == "#/components/schemas/PlanFeed"
+    assert set(described["properties"]) == set(PlanFeed.model_fields)
+
+
+def test_the_openapi_document_describes_asset_index_batches_with_the_shared_model() -> None:
+    document = json.loads(json.dumps(openapi_document(OPERATIONS)))
+    described = document["components"]["schemas"]["AssetIndexBatch"]
+    assert set(described["properties"]) == set(AssetIndexBatch.model_fields)
