@@ -25,8 +25,10 @@ class ServiceSpec:
     cpu: int
     memory: int
     environment: tuple[tuple[str, str], ...]
-    secrets: tuple[str, ...]
-    """Environment variables whose values come from Secrets Manager."""
+    secrets: tuple[tuple[str, str], ...]
+    """(environment variable, secret) pairs: the variable's value comes from Secrets Manager,
+    from the secret that holds the schedule service's variable of that name (API_KEY,
+    DATABASE_URL)."""
     uses_efs: bool = False
 
     @property
@@ -57,7 +59,8 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
             ("CHANNELMGRAPI", f"http://schedule.{NAMESPACE}:8001"),
             ("CORS_ORIGIN", "*"),
         ),
-        secrets=(),
+        # the plan feed needs the key when the schedule service has API_KEY_READS=1
+        secrets=(("CHANNELMGRAPI_KEY", "API_KEY"),),
     )
     environment = [
         ("HOST", "0.0.0.0"),
@@ -83,7 +86,7 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
         cpu=params.schedule_cpu,
         memory=params.schedule_memory,
         environment=tuple(environment),
-        secrets=tuple(secrets),
+        secrets=tuple((name, name) for name in secrets),
         uses_efs=params.database == "sqlite-efs",
     )
     return {"engine": engine, "schedule": schedule}
@@ -105,8 +108,8 @@ def task_definition_input(service: ServiceSpec) -> dict[str, Any]:
         "portMappings": [{"containerPort": service.port, "protocol": "tcp"}],
         "environment": [{"name": k, "value": v} for k, v in service.environment],
         "secrets": [
-            {"name": name, "valueFrom": "${" + secret_logical_id(name) + "Arn}"}
-            for name in service.secrets
+            {"name": name, "valueFrom": "${" + secret_logical_id(secret) + "Arn}"}
+            for name, secret in service.secrets
         ],
         "healthCheck": {
             "command": service.health_check_command,

@@ -521,7 +521,10 @@ class _Stack:
                 ecs.Environment(Name=k, Value=self.environment_value(v))
                 for k, v in spec.environment
             ],
-            Secrets=[ecs.Secret(Name=n, ValueFrom=self.secret_refs[n]) for n in spec.secrets],
+            Secrets=[
+                ecs.Secret(Name=name, ValueFrom=self.secret_refs[secret])
+                for name, secret in spec.secrets
+            ],
             HealthCheck=ecs.HealthCheck(
                 Command=spec.health_check_command, Interval=15, Timeout=5, Retries=3, StartPeriod=20
             ),

@@ -173,10 +173,19 @@ def _checked_channel(value: str) -> str:
     return value
 
 
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names this representation (RFC 9110 13.1.2): `*` matches any
+    representation that exists, a list matches when one of its tags is ours (a weak tag
+    compares weakly)."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
 def _playlist_response(request: web.Request, rendered: Rendered, max_age_s: int) -> web.Response:
     headers = {"Cache-Control": f"max-age={max_age_s}", "ETag": rendered.etag}
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None and rendered.etag in if_none_match.split(","):
+    if _matches(request.headers.get("If-None-Match"), rendered.etag):
         return web.Response(status=304, headers=headers)
     # body= bytes with content_type: text= would append '; charset=utf-8' to the type.
     return web.Response(body=rendered.body, content_type=PLAYLIST_TYPE, headers=headers)
@@ -348,6 +357,7 @@ def create_app(
             SystemClock().now_us,
             SyncMetrics(app[METRICS].registry),
             after_change=freeze_long_lived_objects if manage_memory else None,
+            key=settings.channel_manager_key,
         )
         app[SYNC] = sync
 

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from common.instants import from_us, to_us
+from common.text import CODECS_PATTERN, LANGUAGE_PATTERN, check_label, check_text
 from engine.errors import PlanError
 from engine.model import (
     DEFAULT_MAX_SHIFT_US,
@@ -53,6 +54,10 @@ from engine.model import (
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Resolution = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")]
+Label = Annotated[str, AfterValidator(check_label)]
+"""Text shown in a quoted HLS attribute: printable, no double quote (common/text.py)."""
+Text = Annotated[str, AfterValidator(check_text)]
+"""Free text (names, titles): XML 1.0 legal, no NUL (common/text.py)."""
 
 
 class _Strict(BaseModel):
@@ -360,7 +365,13 @@ class ProfileEntryModel(_Strict):
 
     name: Slug
     bandwidth: int = Field(ge=1, le=100_000_000, description="bits per second")
-    codecs: str = Field(min_length=1, max_length=200, examples=["avc1.64001f,mp4a.40.2"])
+    codecs: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=CODECS_PATTERN,
+        description="RFC 6381 codecs of the variant (EXT-X-STREAM-INF CODECS)",
+        examples=["avc1.64001f,mp4a.40.2"],
+    )
     resolution: Resolution | None = None
     frame_rate: float | None = Field(default=None, gt=0, le=240)
 
@@ -391,11 +402,11 @@ class TrackSpecModel(_Strict):
     language: str = Field(
         min_length=2,
         max_length=35,
-        pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        pattern=LANGUAGE_PATTERN,
         description="RFC 5646 language tag; each asset's track of this language feeds it",
         examples=["en", "fr"],
     )
-    label: str = Field(min_length=1, max_length=100, description="EXT-X-MEDIA NAME")
+    label: Label = Field(min_length=1, max_length=100, description="EXT-X-MEDIA NAME")
     default: bool = False
 
     def to_core(self) -> TrackSpec:

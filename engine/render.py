@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from common.instants import format_date, to_us
+from common.text import attribute_safe
 from engine.model import (
     US_PER_S,
     ByteRange,
@@ -41,7 +42,8 @@ def format_duration(duration_us: int) -> str:
 
 
 def _quoted(value: str) -> str:
-    return '"' + value + '"'
+    """An RFC 8216 4.2 quoted-string: whatever the plan holds, no `"`, CR or LF gets in."""
+    return '"' + attribute_safe(value) + '"'
 
 
 def _byterange(value: ByteRange) -> str:

@@ -28,6 +28,12 @@ def env_integer(environ: Mapping[str, str], name: str, default: int, low: int, h
     return value
 
 
+KEEPALIVE_TIMEOUT_S = 75
+"""Seconds an idle connection stays open, and the most a client may take to send its
+request headers: longer than the ALB's 60 s idle timeout, as AWS asks of targets (a target
+that closes first makes the ALB answer 502)."""
+
+
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     """Engine configuration.
@@ -37,7 +43,10 @@ class EngineSettings:
     (clock rate, 1 = real time; simulations only), CORS_ORIGIN (Access-Control-Allow-Origin
     on playlists, default '*'), CHANNELMGRAPI (base URL of the schedule service whose plan
     feed the engine follows, instead of PLANS_PATH), SYNC_INTERVAL_MS (how often it polls),
-    RENDER_CACHE_MB (memory budget of the cache of rendered playlists, per process).
+    RENDER_CACHE_MB (memory budget of the cache of rendered playlists, per process),
+    CHANNELMGRAPI_KEY (the schedule service's API key, sent with every feed request; needed
+    when it has API_KEY_READS=1), KEEPALIVE_TIMEOUT_SECONDS (an idle connection, or one that
+    has not finished sending its request headers, is closed after this long).
     """
 
     host: str = "0.0.0.0"
@@ -50,6 +59,8 @@ class EngineSettings:
     channel_manager_url: str | None = None
     sync_interval_ms: int = 1000
     render_cache_mb: int = 256
+    channel_manager_key: str | None = None
+    keepalive_timeout_s: float = KEEPALIVE_TIMEOUT_S
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EngineSettings:
@@ -87,4 +98,8 @@ class EngineSettings:
             channel_manager_url=manager,
             sync_interval_ms=env_integer(environ, "SYNC_INTERVAL_MS", 1000, 50, 60_000),
             render_cache_mb=env_integer(environ, "RENDER_CACHE_MB", 256, 1, 1_048_576),
+            channel_manager_key=environ.get("CHANNELMGRAPI_KEY") or None,
+            keepalive_timeout_s=env_integer(
+                environ, "KEEPALIVE_TIMEOUT_SECONDS", KEEPALIVE_TIMEOUT_S, 1, 3600
+            ),
         )

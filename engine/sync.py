@@ -36,6 +36,8 @@ MAX_FEED_BYTES = 64 * 1_048_576
 MAX_FEED_PAGES = 1000
 COMPILE_SLICE = 100
 """Plans compiled between two turns of the event loop (about 50 ms of work)."""
+MAX_REVISION = 10**12
+"""The highest plan revision the feed may name (the schedule service's `since` limit)."""
 ASSET_BATCH = 20
 """Asset versions asked for per GET /asset-indexes (the service allows 100). A 2-hour,
 3-rendition index parses through about 400 kB of short-lived Python objects: 20 at a time
@@ -85,6 +87,8 @@ class PlanSync:
     """How many timelines use each asset version (unused ones are dropped)."""
     after_change: Callable[[], None] | None = None
     """Called after a poll swapped in new or fewer timelines."""
+    key: str | None = None
+    """The schedule service's API key (CHANNELMGRAPI_KEY), sent as a bearer token."""
 
     async def _get(self, session: aiohttp.ClientSession, path: str) -> bytes:
         url = self.base_url.rstrip("/") + path
@@ -179,7 +183,7 @@ class PlanSync:
                 fetching = None
                 pages += 1
                 if revision is None:
-                    revision = page.revision
+                    revision = self._checked_revision(page.revision)
                 if page.next_after is not None:
                     if pages > MAX_FEED_PAGES:
                         raise SyncError("garbage", f"/plans: more than {MAX_FEED_PAGES} pages")
@@ -217,6 +221,17 @@ class PlanSync:
         self.last_error = None
         self.metrics.revision.set(revision)
 
+    def _checked_revision(self, revision: int) -> int:
+        """A feed revision the engine can take: within [0, MAX_REVISION] and never behind the
+        one it holds (revisions only grow; going back means a wrong or replaced service)."""
+        if not 0 <= revision <= MAX_REVISION:
+            raise SyncError("garbage", f"/plans: revision {revision} is out of range")
+        if revision < self.revision:
+            raise SyncError(
+                "garbage", f"/plans: revision {revision} is behind the {self.revision} held"
+            )
+        return revision
+
     def _hold(self, timeline: Timeline) -> None:
         for key in timeline.plan.asset_keys():
             self._users[key] = self._users.get(key, 0) + 1
@@ -234,7 +249,10 @@ class PlanSync:
 
     async def run(self, interval_s: float) -> None:
         """Poll forever; never raises (cancel the task to stop it)."""
-        async with aiohttp.ClientSession(headers={"User-Agent": "vchannel-engine"}) as session:
+        headers = {"User-Agent": "vchannel-engine"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        async with aiohttp.ClientSession(headers=headers) as session:
             while True:
                 try:
                     await self.poll(session)

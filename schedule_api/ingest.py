@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
@@ -21,25 +22,38 @@ from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from common.errors import Invalid
+from common.text import CODECS_PATTERN, LANGUAGE_PATTERN, check_label
 from engine.errors import PlanError
 from engine.hls_vod import parse_vod, variant_urls
-from engine.model import AssetIndex
+from engine.model import AssetIndex, SegmentTable
 from schedule_api.settings import Network
 
 MAX_REDIRECTS = 3
 
 
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+"""IPv6 prefixes that carry an IPv4 address in their last 32 bits (RFC 6052, RFC 8215)."""
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches: mapped, 6to4, Teredo, NAT64."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in prefix for prefix in NAT64):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-    )
+    """Only globally routable unicast addresses may be fetched (the shared address space
+    100.64.0.0/10, cloud metadata addresses and every private, loopback or link-local range
+    are not), and an IPv6 address that embeds an IPv4 one is judged by it too."""
+    if isinstance(address, ipaddress.IPv6Address) and any(
+        _forbidden(embedded) for embedded in _embedded_ipv4(address)
+    ):
+        return True
+    return not address.is_global or address.is_multicast
 
 
 async def check_source(url: str, allowed: Iterable[Network]) -> None:
@@ -63,8 +77,8 @@ async def check_source(url: str, allowed: Iterable[Network]) -> None:
         if _forbidden(address) and not any(address in network for network in networks):
             raise Invalid(
                 "url",
-                f"{host} resolves to {address}, a private, loopback, link-local or "
-                "multicast address; list it in ALLOWED_SOURCES to allow it",
+                f"{host} resolves to {address}, which is not a globally routable address; "
+                "list it in ALLOWED_SOURCES to allow it",
             )
 
 
@@ -161,8 +175,41 @@ async def ingest(fetcher: Fetcher, asset_id: str, url: str, version: int, title:
         if media_url not in texts:
             texts[media_url] = (await fetcher.text(media_url))[1]
     try:
-        return parse_vod(asset_id, final_url, texts, version=version, title=title)
+        index = parse_vod(asset_id, final_url, texts, version=version, title=title)
     except PlanError as error:
         raise Invalid("url", f"{error.where}: {error.field}: {error.reason}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise Invalid("url", f"a playlist does not parse: {error}") from None
+    check_index(index)
+    return index
+
+
+MEDIA_SCHEMES = ("http://", "https://")
+"""What segment and init section URIs players are handed may start with."""
+
+
+def check_index(index: AssetIndex) -> None:
+    """Invalid naming the rendition unless what goes to players is safe: segment and init
+    section URIs are http(s), CODECS is an RFC 6381 list, track names and languages fit
+    their HLS attributes."""
+    renditions: list[tuple[str, str | None, SegmentTable]] = [
+        (r.name, r.codecs, r.segments) for r in index.renditions
+    ] + [(t.name, t.codecs, t.segments) for t in index.tracks]
+    for name, codecs, segments in renditions:
+        where = f"rendition {name!r}"
+        if codecs is not None and not re.fullmatch(CODECS_PATTERN, codecs):
+            raise Invalid("url", f"{where}: CODECS {codecs[:80]!r} is not an RFC 6381 list")
+        for number, segment in enumerate(segments):
+            uris = [segment.uri] + ([segment.init.uri] if segment.init is not None else [])
+            for uri in uris:
+                if not uri.lower().startswith(MEDIA_SCHEMES):
+                    raise Invalid(
+                        "url", f"{where}: segment {number}: {uri[:80]!r} is not an http(s) URI"
+                    )
+    for track in index.tracks:
+        try:
+            check_label(track.label)
+        except ValueError as error:
+            raise Invalid("url", f"track {track.name!r}: NAME {error}") from None
+        if track.language is not None and not re.fullmatch(LANGUAGE_PATTERN, track.language):
+            raise Invalid("url", f"track {track.name!r}: LANGUAGE is not an RFC 5646 tag")

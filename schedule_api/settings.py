@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.settings import SettingsError, env_integer
+from engine.settings import KEEPALIVE_TIMEOUT_S, SettingsError, env_integer
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_DATABASE_URL = "sqlite:///data/vchannel.db"
@@ -27,7 +27,10 @@ class ScheduleSettings:
     RULES_INTERVAL_SECONDS (how often rules top up the schedule), PLAYBACK_BASE_URL (the
     engine's public URL, e.g. the CloudFront distribution, for the M3U channel list),
     PLAN_RETENTION_HOURS (plans sent to engines keep this much history; more than the
-    longest time-shift plus a window).
+    longest time-shift plus a window), KEEPALIVE_TIMEOUT_SECONDS (an idle connection, or one
+    that has not finished sending its request headers, is closed after this long),
+    ALLOW_UNAUTHENTICATED_WRITES (1: listen beyond loopback without an API_KEY; refused
+    otherwise, as anyone who can reach the port could then change the schedule).
     """
 
     host: str = "0.0.0.0"
@@ -45,6 +48,19 @@ class ScheduleSettings:
     rules_interval_seconds: int = 300
     plan_retention_hours: int = 26
     playback_base_url: str = "http://localhost:8000"
+    keepalive_timeout_s: float = KEEPALIVE_TIMEOUT_S
+    allow_unauthenticated_writes: bool = False
+
+    def check_exposure(self) -> None:
+        """SettingsError when the service would take writes from the network without a key:
+        it listens beyond loopback, has no API_KEY and ALLOW_UNAUTHENTICATED_WRITES is not set."""
+        if self.api_key or self.allow_unauthenticated_writes or _is_loopback(self.host):
+            return
+        raise SettingsError(
+            f"HOST={self.host!r} listens beyond this machine and there is no API_KEY, so anyone "
+            "who reaches the port could change the schedule: set API_KEY, listen on "
+            "127.0.0.1, or set ALLOW_UNAUTHENTICATED_WRITES=1 to accept that"
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScheduleSettings:
@@ -80,7 +96,7 @@ class ScheduleSettings:
             port=env_integer(environ, "PORT", 8001, 0, 65535),
             database_url=url,
             api_key=environ.get("API_KEY") or "",
-            api_key_reads=(environ.get("API_KEY_READS") or "") in ("1", "true", "yes"),
+            api_key_reads=_flag(environ, "API_KEY_READS"),
             cors_whitelist=tuple(
                 o.strip() for o in (environ.get("CORS_WHITELIST") or "").split(",") if o.strip()
             ),
@@ -95,4 +111,21 @@ class ScheduleSettings:
             rules_interval_seconds=env_integer(environ, "RULES_INTERVAL_SECONDS", 300, 1, 86_400),
             playback_base_url=playback,
             plan_retention_hours=env_integer(environ, "PLAN_RETENTION_HOURS", 26, 2, 8760),
+            keepalive_timeout_s=env_integer(
+                environ, "KEEPALIVE_TIMEOUT_SECONDS", KEEPALIVE_TIMEOUT_S, 1, 3600
+            ),
+            allow_unauthenticated_writes=_flag(environ, "ALLOW_UNAUTHENTICATED_WRITES"),
         )
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    return (environ.get(name) or "").strip().lower() in ("1", "true", "yes")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

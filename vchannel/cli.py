@@ -19,10 +19,11 @@ from pathlib import Path
 from aiohttp import web
 
 from common.clock import SystemClock
+from common.serving import serve, start
 from engine.app import create_app, load_timelines
 from engine.errors import PlanError
 from engine.memory import freeze_long_lived_objects, tune_garbage_collector
-from engine.settings import EngineSettings, SettingsError
+from engine.settings import KEEPALIVE_TIMEOUT_S, EngineSettings, SettingsError
 from engine.timeline import Timeline
 from vchannel.demo import DEMO_CHANNEL, MULTI_CHANNEL, DemoError
 from vchannel.samples import DEFAULT_BASE_URL, MEDIA_DIR, PLANS_DIR
@@ -56,24 +57,7 @@ def _serve_engine(
     tune_garbage_collector()
     app = create_app(settings, timelines=timelines, clock=clock, manage_memory=True)
     freeze_long_lived_objects()  # plans loaded from files, and the code itself
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        reuse_port=reuse_port,
-        access_log=None,
-        print=None,
-        loop=_new_loop(),
-    )
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
-        return asyncio.new_event_loop()
+    serve(app, settings.host, settings.port, settings.keepalive_timeout_s, reuse_port=reuse_port)
 
 
 def run_engine(settings: EngineSettings) -> int:
@@ -109,13 +93,6 @@ def run_engine(settings: EngineSettings) -> int:
     return 0
 
 
-async def _start(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
-
-
 async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
     """Schedule service (SQLite under `data`), engine following it, sample media origin with
     the player page, and the demo channel, all in this process."""
@@ -137,13 +114,17 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
         cors_whitelist=(media_url,),
         playback_base_url=engine_url,
     )
-    runners = [await _start(create_schedule_app(schedule), host, ports.api)]
+    runners = [await start(create_schedule_app(schedule), host, ports.api, KEEPALIVE_TIMEOUT_S)]
     try:
         player = create_player_app(engine_url, api_url, DEMO_CHANNEL)
-        runners.append(await _start(create_origin_app(MEDIA_DIR, player), host, ports.origin))
+        runners.append(
+            await start(
+                create_origin_app(MEDIA_DIR, player), host, ports.origin, KEEPALIVE_TIMEOUT_S
+            )
+        )
         added = await ensure_demo(api_url, f"{media_url}/", SystemClock().now_us() // 1000)
         engine = EngineSettings(host=host, port=ports.engine, channel_manager_url=api_url)
-        runners.append(await _start(create_app(engine), host, ports.engine))
+        runners.append(await start(create_app(engine), host, ports.engine, KEEPALIVE_TIMEOUT_S))
         print(
             f"vchannel is up (data in {data}/, {added} new events).\n"
             f"  watch:    {media_url}/player/  (?channel={MULTI_CHANNEL}: two languages, "
@@ -295,13 +276,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             flags = {"HOST": args.host, "PORT": args.port, "DATABASE_URL": args.database_url}
             merged.update({k: str(v) for k, v in flags.items() if v is not None})
             schedule_settings = ScheduleSettings.from_env(merged)
-            web.run_app(
+            schedule_settings.check_exposure()
+            serve(
                 create_schedule_app(schedule_settings),
-                host=schedule_settings.host,
-                port=schedule_settings.port,
-                access_log=None,
-                print=None,
-                loop=_new_loop(),
+                schedule_settings.host,
+                schedule_settings.port,
+                schedule_settings.keepalive_timeout_s,
             )
             return 0
         if args.command == "origin":

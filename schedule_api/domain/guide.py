@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from common.text import attribute_safe, csv_safe, line_safe, xml_safe
 from engine.model import US_PER_S, AssetIndex, AssetKey
 from engine.timeline import GroupKind, Timeline
 
@@ -194,32 +195,35 @@ def xmltv_document(
 ) -> bytes:
     """An XMLTV document (it validates against xmltv.dtd; element order follows it)."""
     tv = ET.Element("tv", {"generator-info-name": generator})
+    # Every text and attribute goes through xml_safe (common/text.py): whatever the store
+    # holds, the document stays well-formed XML 1.0.
+    x = xml_safe
     listed = list(channels)
     for channel in listed:
         element = ET.SubElement(tv, "channel", {"id": channel.xmltv_id})
-        ET.SubElement(element, "display-name").text = channel.name
+        ET.SubElement(element, "display-name").text = x(channel.name)
         if channel.artwork_url:
-            ET.SubElement(element, "icon", {"src": channel.artwork_url})
+            ET.SubElement(element, "icon", {"src": x(channel.artwork_url)})
     for channel in listed:
         for entry in channel.entries:
             attributes = {"start": xmltv_time(entry.start_us), "channel": channel.xmltv_id}
             if entry.end_us is not None:
                 attributes["stop"] = xmltv_time(entry.end_us)
             programme = ET.SubElement(tv, "programme", attributes)
-            ET.SubElement(programme, "title").text = entry.title or entry.asset.id
+            ET.SubElement(programme, "title").text = x(entry.title or entry.asset.id)
             meta = info.get(entry.asset.key, ProgramInfo())
             if entry.kind is not AiringKind.PROGRAM:
                 ET.SubElement(programme, "category").text = "Filler"
                 continue
             if meta.description:
-                ET.SubElement(programme, "desc").text = meta.description
+                ET.SubElement(programme, "desc").text = x(meta.description)
             if meta.genre:
-                ET.SubElement(programme, "category").text = meta.genre
+                ET.SubElement(programme, "category").text = x(meta.genre)
             if entry.end_us is not None:
                 length = ET.SubElement(programme, "length", {"units": "seconds"})
                 length.text = str(round((entry.end_us - entry.start_us) / US_PER_S))
             if meta.artwork_url:
-                ET.SubElement(programme, "icon", {"src": meta.artwork_url})
+                ET.SubElement(programme, "icon", {"src": x(meta.artwork_url)})
             if meta.episode:
                 numbers = _SEASON_EPISODE.match(meta.episode)
                 if numbers:
@@ -228,10 +232,10 @@ def xmltv_document(
                         ns = ET.SubElement(programme, "episode-num", {"system": "xmltv_ns"})
                         ns.text = f"{season - 1}.{episode - 1}."
                 onscreen = ET.SubElement(programme, "episode-num", {"system": "onscreen"})
-                onscreen.text = meta.episode
+                onscreen.text = x(meta.episode)
             if meta.rating:
                 rating = ET.SubElement(programme, "rating")
-                ET.SubElement(rating, "value").text = meta.rating
+                ET.SubElement(rating, "value").text = x(meta.rating)
     ET.indent(tv)
     body = ET.tostring(tv, encoding="unicode")
     return (
@@ -250,8 +254,9 @@ class PlaylistEntry:
 
 
 def _attribute(value: str) -> str:
-    """M3U attributes are double-quoted on one line: no quotes or line breaks inside."""
-    return re.sub(r"[\r\n\"]+", " ", value).strip()
+    """M3U attributes are double-quoted on one line: no quotes or control characters inside
+    (common/text.py), whatever the store holds."""
+    return attribute_safe(value).strip()
 
 
 def m3u_playlist(entries: Iterable[PlaylistEntry], guide_url: str) -> bytes:
@@ -266,9 +271,9 @@ def m3u_playlist(entries: Iterable[PlaylistEntry], guide_url: str) -> bytes:
             attributes.append(f'tvg-logo="{_attribute(entry.logo)}"')
         if entry.group:
             attributes.append(f'group-title="{_attribute(entry.group)}"')
-        name = re.sub(r"[\r\n]+", " ", entry.name).strip()
+        name = line_safe(entry.name).strip()
         lines.append(f"#EXTINF:-1 {' '.join(attributes)},{name}")
-        lines.append(entry.url)
+        lines.append(_attribute(entry.url))
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -290,6 +295,6 @@ def as_run_csv(rows: Iterable[Mapping[str, object]]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, AS_RUN_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
+    for row in rows:  # no cell a spreadsheet would run as a formula (common/text.py)
+        writer.writerow({name: csv_safe(value) for name, value in row.items()})
     return out.getvalue().encode()

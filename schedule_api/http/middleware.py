@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -17,6 +18,9 @@ from schedule_api.settings import ScheduleSettings
 log = logging.getLogger("vchannel.schedule")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 OPEN_PATHS = ("/health", "/metrics", "/api/")
+PUBLIC_READS = re.compile(r"/channels/[a-z0-9][a-z0-9_-]{0,62}/now")
+"""Reads that need no key even with API_KEY_READS: now/next is what any guide shows, and
+player pages read it from the browser, where no key may go."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -37,7 +41,9 @@ def authorize(request: web.Request, settings: ScheduleSettings) -> None:
     has one, and reads too with API_KEY_READS."""
     if not settings.api_key or request.path.startswith(OPEN_PATHS):
         return
-    if request.method not in WRITE_METHODS and not settings.api_key_reads:
+    if request.method not in WRITE_METHODS and (
+        not settings.api_key_reads or PUBLIC_READS.fullmatch(request.path)
+    ):
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -6,17 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from schedule_api.models.common import Body, HttpUrl, Slug, Tag
+from schedule_api.models.common import Body, HttpUrl, Slug, Tag, Text
 
 
 class AssetCreate(Body):
     id: Slug | None = Field(default=None, description="default: made from the title and URL")
     url: HttpUrl = Field(description="HLS VOD: a multivariant or a media playlist")
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(default="", max_length=5000)
-    genre: str = Field(default="", max_length=100)
-    episode: str = Field(default="", max_length=100)
-    rating: str = Field(default="", max_length=50)
+    title: Text = Field(min_length=1, max_length=300)
+    description: Text = Field(default="", max_length=5000)
+    genre: Text = Field(default="", max_length=100)
+    episode: Text = Field(default="", max_length=100)
+    rating: Text = Field(default="", max_length=50)
     artwork_url: HttpUrl | None = None
     tags: list[Tag] = Field(
         default_factory=list, max_length=50, description="collections rules can play"
@@ -95,10 +95,10 @@ class AssetUpdate(Body):
     """Guide metadata to change on every version of an asset. The title is part of the
     version engines cache: change it by re-ingesting, or per event with a title override."""
 
-    description: str | None = Field(default=None, max_length=5000)
-    genre: str | None = Field(default=None, max_length=100)
-    episode: str | None = Field(default=None, max_length=100)
-    rating: str | None = Field(default=None, max_length=50)
+    description: Text | None = Field(default=None, max_length=5000)
+    genre: Text | None = Field(default=None, max_length=100)
+    episode: Text | None = Field(default=None, max_length=100)
+    rating: Text | None = Field(default=None, max_length=50)
     artwork_url: HttpUrl | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
 

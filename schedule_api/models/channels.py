@@ -7,7 +7,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, model_validator
 
 from engine.plan_format import AdMarkersModel, ProfileEntryModel, TrackSpecModel
-from schedule_api.models.common import Body, HttpUrl, Slug, TimeZone
+from schedule_api.models.common import Body, HttpUrl, Line, Slug, TimeZone
 
 
 class BreakRuleModel(Body):
@@ -36,7 +36,7 @@ the default (the same check for plan files, creation and changes)."""
 
 class ChannelCreate(Body):
     id: Slug
-    name: str = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=200)
     slate: Slug = Field(description="asset id of the slate that fills gaps (fixed for life)")
     target_duration: int | None = Field(
         default=None,
@@ -47,7 +47,7 @@ class ChannelCreate(Body):
     window_seconds: float = Field(default=30, ge=30, le=3600)
     time_zone: TimeZone = "UTC"
     artwork_url: HttpUrl | None = None
-    group: str = Field(
+    group: Line = Field(
         default="", max_length=100, description="M3U group-title, e.g. News; empty: none"
     )
     max_shift_seconds: int = Field(
@@ -74,11 +74,11 @@ class ChannelCreate(Body):
 class ChannelUpdate(Body):
     """Fields that may change; target_duration and slate may not (the past is immutable)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     window_seconds: float | None = Field(default=None, ge=30, le=3600)
     time_zone: TimeZone | None = None
     artwork_url: HttpUrl | None = None
-    group: str | None = Field(default=None, max_length=100)
+    group: Line | None = Field(default=None, max_length=100)
     max_shift_seconds: int | None = Field(default=None, ge=0, le=7 * 86_400)
     ad_markers: AdMarkersModel | None = Field(
         default=None, description="cue_tags may change; splice_command may not"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from schedule_api.models.common import Body, Slug
+from schedule_api.models.common import Body, Instant, Slug, Text
 
 MAX_EVENT_MS = 10**13  # Unix milliseconds below year 2286
 
@@ -25,7 +25,7 @@ class EventBreak(BaseModel):
 
 
 class EventFields(Body):
-    start: AwareDatetime | None = Field(
+    start: Instant | None = Field(
         default=None, description="scheduled start, RFC 3339 (give this or start_ms)"
     )
     start_ms: int | None = Field(
@@ -40,7 +40,7 @@ class EventFields(Body):
     clip_out_seconds: float | None = Field(
         default=None, gt=0, le=10**7, description="end of the clip (nearest segment boundary)"
     )
-    title: str | None = Field(
+    title: Text | None = Field(
         default=None, max_length=300, description="title override; default: the asset's"
     )
     breaks: list[BreakRequest] | None = Field(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from schedule_api.models.common import Body, Slug, Tag
+from schedule_api.models.common import Body, Instant, Slug, Tag
 
 Weekday = Annotated[str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]
 
@@ -43,7 +43,7 @@ class SlotSpec(Body):
 class RuleCreate(Body):
     id: Slug | None = Field(default=None, description="default: generated")
     kind: Literal["loop", "shuffle", "slots"]
-    start: AwareDatetime | None = Field(
+    start: Instant | None = Field(
         default=None,
         description="the rule fills from here (default: the earliest editable instant)",
     )

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from common.errors import Invalid, Malformed
+from common.text import check_text
 from schedule_api import models, views
 from schedule_api.http.keys import CONTEXT, JOBS
 from schedule_api.http.openapi import Operation, Query
@@ -44,6 +45,10 @@ async def list_assets(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
     if len(query) > 100:
         raise Malformed("q", "at most 100 characters")
+    try:
+        check_text(query)
+    except ValueError as error:
+        raise Malformed("q", str(error)) from None
     found, total = await assets.search(request.app[CONTEXT].store, query, limit, offset)
     items = [views.asset(row, versions) for row, versions in found]
     return json_response(models.AssetPage(items=items, total=total, limit=limit, offset=offset))

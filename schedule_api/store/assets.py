@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,9 +91,13 @@ async def search(
     many there are in all."""
     joined = _with_latest(_latest())
     condition: sa.ColumnElement[bool] = sa.true()
-    if query:
-        pattern = f"%{query.lower()}%"
-        condition = sa.or_(sa.func.lower(_a.title).like(pattern), _a.id.like(pattern))
+    if query:  # LIKE's wildcards in the query stand for themselves
+        escaped = re.sub(r"([\\%_])", r"\\\1", query.lower())
+        pattern = f"%{escaped}%"
+        condition = sa.or_(
+            sa.func.lower(_a.title).like(pattern, escape="\\"),
+            _a.id.like(pattern, escape="\\"),
+        )
     total = (
         await connection.execute(sa.select(sa.func.count()).select_from(joined).where(condition))
     ).scalar_one()

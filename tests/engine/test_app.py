@@ -93,6 +93,16 @@ async def test_if_none_match_answers_304(client: TestClient) -> None:
     assert again.headers["ETag"] == first.headers["ETag"]
 
 
+async def test_if_none_match_star_answers_304(client: TestClient) -> None:
+    assert (await client.get(MEDIA, headers={"If-None-Match": "*"})).status == 304
+
+
+async def test_if_none_match_finds_our_tag_in_a_spaced_list(client: TestClient) -> None:
+    first = await client.get(MEDIA)
+    listed = f'"other", {first.headers["ETag"]}'
+    assert (await client.get(MEDIA, headers={"If-None-Match": listed})).status == 304
+
+
 async def test_playlists_allow_cross_origin_players(client: TestClient) -> None:
     response = await client.get(MEDIA)
     assert response.headers["Access-Control-Allow-Origin"] == "*"

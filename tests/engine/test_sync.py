@@ -141,7 +141,13 @@ async def _garbage_server(body: bytes) -> TestServer:
 
 
 @pytest.mark.parametrize(
-    "body", [b"<html>", b'{"revision": 1, "plans": [{"channel": 3}], "deleted": []}']
+    "body",
+    [
+        b"<html>",
+        b'{"revision": 1, "plans": [{"channel": 3}], "deleted": []}',
+        b'{"revision": -1, "plans": [], "deleted": []}',
+        b'{"revision": 1000000000000000000000000000000, "plans": [], "deleted": []}',
+    ],
 )
 async def test_a_garbage_feed_is_counted_and_survived(body: bytes) -> None:
     server = await _garbage_server(body)
@@ -242,3 +248,40 @@ async def test_a_garbage_later_page_changes_nothing(stack: Stack) -> None:
     finally:
         await server.close()
     assert (sync.channels.ids(), sync.revision, sync.timelines) == ([], 0, {})
+
+
+async def test_a_feed_going_back_in_revisions_changes_nothing() -> None:
+    server = await _garbage_server(b'{"revision": 3, "plans": [], "deleted": []}')
+    sync = PlanSync(
+        str(server.make_url("")).rstrip("/"),
+        Channels({}, 1_048_576),
+        lambda: 0,
+        SyncMetrics(CollectorRegistry()),
+        revision=5,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(SyncError, match="behind"):
+                await sync.poll(session)
+    finally:
+        await server.close()
+    assert sync.revision == 5
+
+
+async def test_the_engine_sends_its_key_to_a_service_whose_reads_need_one(
+    tmp_path: Path, origin: str
+) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path}/s.db", API_KEY="k", API_KEY_READS="1")
+    async with TestClient(TestServer(create_schedule_app(settings))) as schedule:
+        url = str(schedule.make_url("")).rstrip("/")
+        keyed = EngineSettings(
+            channel_manager_url=url, sync_interval_ms=50, channel_manager_key="k"
+        )
+        keyless = EngineSettings(channel_manager_url=url, sync_interval_ms=50)
+        async with (
+            TestClient(TestServer(create_app(keyed))) as engine,
+            TestClient(TestServer(create_app(keyless))) as stranger,
+        ):
+            await asyncio.sleep(0.5)
+            statuses = [(await e.get("/health")).status for e in (engine, stranger)]
+    assert statuses == [200, 503]

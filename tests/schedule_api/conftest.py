@@ -147,6 +147,10 @@ def _origin_app() -> web.Application:
         text = (MEDIA / "ts-alpha" / "360p" / "index.m3u8").read_text()
         return _broken(text.replace("#EXT-X-ENDLIST\n", ""))
 
+    async def other_schemes(request: web.Request) -> web.Response:
+        text = (MEDIA / "ts-alpha" / "360p" / "index.m3u8").read_text()
+        return _broken(text.replace("seg_001.ts", "javascript:alert(1)//seg_001.ts", 1))
+
     async def redirect_loop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/broken/loop/master.m3u8")
 
@@ -161,6 +165,7 @@ def _origin_app() -> web.Application:
     app.router.add_get("/broken/slow/master.m3u8", slow)
     app.router.add_get("/broken/noendlist/index.m3u8", no_endlist)
     app.router.add_get("/broken/loop/master.m3u8", redirect_loop)
+    app.router.add_get("/broken/schemes/index.m3u8", other_schemes)
     app.router.add_get("/moved/master.m3u8", redirect_once)
     app.router.add_static("/media", MEDIA)
     return app
