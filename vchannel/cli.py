@@ -19,7 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from common.clock import SystemClock
-from common.serving import serve, start
+from common.serving import serve, start, until_stopped
 from engine.app import create_app, load_timelines
 from engine.errors import PlanError
 from engine.memory import freeze_long_lived_objects, tune_garbage_collector
@@ -136,7 +136,7 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
             "Ctrl-C stops.",
             flush=True,
         )
-        await asyncio.Event().wait()
+        await until_stopped()
     finally:
         for runner in reversed(runners):
             await runner.cleanup()
