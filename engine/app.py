@@ -31,6 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from common.clock import Clock, SystemClock
 from common.errors import VChannelError
+from common.loop_stall import LoopStalls, watch_loop
 from common.problem import error_problem, http_problem, internal_problem
 from engine.channels import EMPTY_WEBVTT_PATH, Channels, MediaPlaylist, Rendered
 from engine.errors import BadRequest, PlanError
@@ -309,6 +310,7 @@ async def health(request: web.Request) -> web.Response:
     if sync is not None:
         lag = sync.lag_s()
         state["sync"] = {
+            "state": sync.state(),
             "source": sync.base_url,
             "revision": sync.revision,
             "lag_seconds": None if lag is None else round(lag, 3),
@@ -350,6 +352,7 @@ def create_app(
     app[CLOCK] = clock or SystemClock(settings.clock_start_us, settings.clock_speed)
     app[CHANNELS] = Channels(timelines, settings.render_cache_mb * 1_048_576)
     app[METRICS] = Metrics()
+    app.cleanup_ctx.append(watch_loop(LoopStalls(app[METRICS].registry, "vchannel_engine")))
     if settings.channel_manager_url:
         sync = PlanSync(
             settings.channel_manager_url,
@@ -358,6 +361,7 @@ def create_app(
             SyncMetrics(app[METRICS].registry),
             after_change=freeze_long_lived_objects if manage_memory else None,
             key=settings.channel_manager_key,
+            lock_margin_s=settings.lock_margin_s,
         )
         app[SYNC] = sync
 

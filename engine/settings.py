@@ -46,7 +46,9 @@ class EngineSettings:
     RENDER_CACHE_MB (memory budget of the cache of rendered playlists, per process),
     CHANNELMGRAPI_KEY (the schedule service's API key, sent with every feed request; needed
     when it has API_KEY_READS=1), KEEPALIVE_TIMEOUT_SECONDS (an idle connection, or one that
-    has not finished sending its request headers, is closed after this long).
+    has not finished sending its request headers, is closed after this long),
+    LOCK_MARGIN_SECONDS (the schedule service's: a plan sync lag beyond it is logged as an
+    error).
     """
 
     host: str = "0.0.0.0"
@@ -60,6 +62,7 @@ class EngineSettings:
     sync_interval_ms: int = 1000
     render_cache_mb: int = 256
     channel_manager_key: str | None = None
+    lock_margin_s: float = 10.0
     keepalive_timeout_s: float = KEEPALIVE_TIMEOUT_S
 
     @classmethod
@@ -99,6 +102,7 @@ class EngineSettings:
             sync_interval_ms=env_integer(environ, "SYNC_INTERVAL_MS", 1000, 50, 60_000),
             render_cache_mb=env_integer(environ, "RENDER_CACHE_MB", 256, 1, 1_048_576),
             channel_manager_key=environ.get("CHANNELMGRAPI_KEY") or None,
+            lock_margin_s=env_integer(environ, "LOCK_MARGIN_SECONDS", 10, 0, 86_400),
             keepalive_timeout_s=env_integer(
                 environ, "KEEPALIVE_TIMEOUT_SECONDS", KEEPALIVE_TIMEOUT_S, 1, 3600
             ),

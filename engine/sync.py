@@ -44,6 +44,11 @@ ASSET_BATCH = 20
 keeps that peak, which the process keeps as resident memory, near 8 MB."""
 
 
+SYNC_STATES = ("ok", "lagging", "failing")
+"""ok: the last poll succeeded and is recent; lagging: no poll has failed but the last
+success is older than half the lock margin; failing: the last poll failed."""
+
+
 class SyncError(Exception):
     """One poll failed; `reason` is the metrics label."""
 
@@ -65,6 +70,16 @@ class SyncMetrics:
             "Seconds since the last successful poll",
             registry=registry,
         )
+        self.state = Gauge(
+            "vchannel_engine_sync_state",
+            "1 for the plan sync's state (ok, lagging or failing), 0 for the others",
+            ["state"],
+            registry=registry,
+        )
+
+    def set_state(self, state: str) -> None:
+        for name in SYNC_STATES:
+            self.state.labels(name).set(1 if name == state else 0)
 
 
 @dataclass
@@ -89,6 +104,10 @@ class PlanSync:
     """Called after a poll swapped in new or fewer timelines."""
     key: str | None = None
     """The schedule service's API key (CHANNELMGRAPI_KEY), sent as a bearer token."""
+    lock_margin_s: float = 10.0
+    """The schedule service's lock margin (LOCK_MARGIN_SECONDS): edits closer to now than this
+    are refused, so a lag beyond it means accepted edits may miss their airing."""
+    _alerted: bool = False
 
     async def _get(self, session: aiohttp.ClientSession, path: str) -> bytes:
         url = self.base_url.rstrip("/") + path
@@ -242,6 +261,36 @@ class PlanSync:
             if not self._users[key]:
                 del self._users[key]
 
+    def state(self) -> str:
+        """ok, lagging or failing (SYNC_STATES)."""
+        if self.last_error is not None:
+            return "failing"
+        lag = self.lag_s()
+        if lag is None or lag > self.lock_margin_s / 2:
+            return "lagging"
+        return "ok"
+
+    def _report(self) -> None:
+        """Metrics after a poll, and one loud log line when the lag passes the lock margin
+        (and one when it is back)."""
+        lag = self.lag_s()
+        if lag is not None:
+            self.metrics.lag.set(lag)
+        self.metrics.set_state(self.state())
+        behind = lag is None or lag > self.lock_margin_s
+        if behind and not self._alerted:
+            log.error(
+                "plan sync is %s s behind, more than the lock margin of %s s: schedule edits "
+                "accepted meanwhile may not reach viewers in time (%s)",
+                "unknown" if lag is None else f"{lag:.1f}",
+                self.lock_margin_s,
+                self.last_error,
+            )
+            self._alerted = True
+        elif not behind and self._alerted:
+            log.warning("plan sync caught up (lag %.1f s)", lag)
+            self._alerted = False
+
     def lag_s(self) -> float | None:
         if self.last_success_us is None:
             return None
@@ -266,7 +315,5 @@ class PlanSync:
                     log.exception("plan sync failed unexpectedly")
                     self.last_error = "internal error"
                     self.metrics.polls.labels("internal").inc()
-                lag = self.lag_s()
-                if lag is not None:
-                    self.metrics.lag.set(lag)
+                self._report()
                 await asyncio.sleep(interval_s)

@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from common.clock import Clock, SystemClock
 from common.instants import UTC, from_us
+from common.loop_stall import LoopStalls, watch_loop
 from schedule_api.http.keys import CLOCK, CONTEXT, FEED, JOBS, METRICS, SETTINGS
 from schedule_api.http.middleware import middleware
 from schedule_api.ingest import ingest_session
@@ -91,6 +92,8 @@ def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()
+    stalls = LoopStalls(app[METRICS].registry, "vchannel_schedule")
+    app.cleanup_ctx.append(watch_loop(stalls))
     app.cleanup_ctx.append(_resources)
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, op.handler)

@@ -129,6 +129,44 @@ async def test_an_unreachable_schedule_service_changes_nothing(stack: Stack) -> 
     )
 
 
+async def test_health_says_the_sync_is_failing_while_it_stays_200(stack: Stack) -> None:
+    await stack.channel()
+    await _eventually(lambda: _serves(stack, "news"))
+    await stack.schedule.close()
+    await asyncio.sleep(0.5)
+    response = await stack.engine.get("/health")
+    assert (response.status, (await response.json())["sync"]["state"]) == (200, "failing")
+
+
+async def test_metrics_name_the_sync_state(stack: Stack) -> None:
+    await stack.channel()
+    await _eventually(lambda: _serves(stack, "news"))
+    text = await (await stack.engine.get("/metrics")).text()
+    assert 'vchannel_engine_sync_state{state="ok"} 1.0' in text
+
+
+async def test_a_sync_lag_beyond_the_lock_margin_is_logged_as_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    schedule = TestClient(
+        TestServer(create_schedule_app(make_settings(f"sqlite:///{tmp_path}/s.db")))
+    )
+    await schedule.start_server()
+    url = str(schedule.make_url("")).rstrip("/")
+    settings = EngineSettings(channel_manager_url=url, sync_interval_ms=50, lock_margin_s=0.3)
+    async with TestClient(TestServer(create_app(settings))) as engine:
+        await _eventually(lambda: _healthy(engine))
+        await asyncio.sleep(0.5)  # in sync: nothing logged
+        await schedule.close()
+        await asyncio.sleep(0.8)
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "lock margin" in r.message]
+    assert len(errors) == 1
+
+
+async def _healthy(engine: TestClient) -> bool:
+    return (await engine.get("/health")).status == 200
+
+
 async def _garbage_server(body: bytes) -> TestServer:
     async def plans(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
