@@ -7,6 +7,8 @@ kinds are mapped to problem+json responses in one place, common/problem.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class VChannelError(Exception):
     """Base of every error either service raises on purpose."""
@@ -20,6 +22,20 @@ class VChannelError(Exception):
     def detail(self) -> str:
         """The whole message, as a problem document's `detail`."""
         return str(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled whole (field, reason and any attribute of a kind): errors come back from
+        the playlist parsing process like any other value."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(
+    kind: type[VChannelError], args: tuple[Any, ...], state: dict[str, Any]
+) -> VChannelError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class Malformed(VChannelError):

@@ -15,6 +15,8 @@ import ipaddress
 import re
 import socket
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -161,19 +163,64 @@ class Fetcher:
         raise Invalid("url", f"more than {MAX_REDIRECTS} redirects")
 
 
-async def ingest(fetcher: Fetcher, asset_id: str, url: str, version: int, title: str) -> AssetIndex:
-    """Fetch and index an HLS VOD; Unprocessable names the field and the reason."""
+async def ingest(
+    fetcher: Fetcher, asset_id: str, url: str, version: int, title: str, total_s: float
+) -> AssetIndex:
+    """Fetch and index an HLS VOD; Invalid names the field and the reason.
+
+    Fetching every playlist of the asset must finish within `total_s` (INGEST_TIMEOUT_SECONDS
+    is a limit per asset, not per playlist). Parsing, which takes seconds for a playlist of
+    100,000 segments, runs in another process (parse_pool): the event loop keeps answering."""
+    try:
+        async with asyncio.timeout(total_s):
+            final_url, texts = await _fetch_all(fetcher, url)
+    except TimeoutError:
+        raise Invalid(
+            "url",
+            f"{url}: the asset's playlists did not all arrive within {total_s:g} s "
+            "(INGEST_TIMEOUT_SECONDS, for the whole asset)",
+        ) from None
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        parse_pool(), _index, asset_id, final_url, texts, version, title
+    )
+
+
+_POOL: list[ProcessPoolExecutor] = []
+
+
+def parse_pool() -> ProcessPoolExecutor:
+    """The process that parses playlists (started on first use, one per service process).
+
+    A thread would not do: parsing a 5 MB playlist spends whole tenths of a second inside
+    single C calls that hold the GIL, which would stall the event loop as surely."""
+    if not _POOL:
+        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")))
+    return _POOL[0]
+
+
+async def _fetch_all(fetcher: Fetcher, url: str) -> tuple[str, dict[str, str]]:
+    """The URL the top playlist came from, and the text of every playlist of the asset."""
     final_url, top = await fetcher.text(url)
     if not top.lstrip("\ufeff").startswith("#EXTM3U"):
         raise Invalid("url", f"{final_url} is not an HLS playlist (no #EXTM3U)")
     texts = {final_url: top}
     try:
-        media = variant_urls(final_url, top)
+        media = await asyncio.get_running_loop().run_in_executor(
+            parse_pool(), variant_urls, final_url, top
+        )
     except Exception as error:  # m3u8 raises bare exceptions on garbage
         raise Invalid("url", f"{final_url} does not parse: {error}") from None
     for media_url in media:
         if media_url not in texts:
             texts[media_url] = (await fetcher.text(media_url))[1]
+    return final_url, texts
+
+
+def _index(
+    asset_id: str, final_url: str, texts: dict[str, str], version: int, title: str
+) -> AssetIndex:
+    """The asset index of fetched playlists (CPU only: runs in the parse process)."""
     try:
         index = parse_vod(asset_id, final_url, texts, version=version, title=title)
     except PlanError as error:

@@ -59,3 +59,17 @@ def test_the_openapi_document_describes_asset_index_batches_with_the_shared_mode
     document = json.loads(json.dumps(openapi_document(OPERATIONS)))
     described = document["components"]["schemas"]["AssetIndexBatch"]
     assert set(described["properties"]) == set(AssetIndexBatch.model_fields)
+
+
+def test_errors_cross_a_process_boundary_whole() -> None:
+    import pickle
+
+    from engine.errors import NotOnAir, PlanError
+
+    plan_error = pickle.loads(pickle.dumps(PlanError("plan x", "channel.window", "too short")))
+    not_on_air = pickle.loads(pickle.dumps(NotOnAir("later", 5)))
+    assert (str(plan_error), plan_error.field, not_on_air.until_us) == (
+        "plan x: channel.window: too short",
+        "channel.window",
+        5,
+    )

@@ -90,7 +90,14 @@ async def ingest_version(
         settings.ingest_max_playlist_bytes,
     )
     try:
-        index = await ingest(fetcher, asset_id, meta["url"], version, meta["title"])
+        index = await ingest(
+            fetcher,
+            asset_id,
+            meta["url"],
+            version,
+            meta["title"],
+            settings.ingest_timeout_seconds,
+        )
     except VChannelError:
         ctx.metrics.ingests.labels("refused").inc()
         raise

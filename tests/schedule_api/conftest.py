@@ -103,6 +103,16 @@ async def _drop_postgres_database(url: str) -> None:
     await admin.close()
 
 
+LONG_SEGMENTS = 174_000
+"""A media playlist this long (97 hours of 2 s segments, 5.4 MB) is what an operator's
+24/7 archive VOD looks like."""
+LONG_PLAYLIST = (
+    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+    + "".join(f"#EXTINF:2.000000,\nseg_{n:06d}.ts\n" for n in range(LONG_SEGMENTS))
+    + "#EXT-X-ENDLIST\n"
+)
+
+
 def _broken(text: str) -> web.Response:
     return web.Response(text=text, content_type="application/vnd.apple.mpegurl")
 
@@ -151,6 +161,18 @@ def _origin_app() -> web.Application:
         text = (MEDIA / "ts-alpha" / "360p" / "index.m3u8").read_text()
         return _broken(text.replace("seg_001.ts", "javascript:alert(1)//seg_001.ts", 1))
 
+    async def slow_variants_master(request: web.Request) -> web.Response:
+        return _broken(alpha)  # its three variants answer from slow_variant
+
+    async def slow_variant(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.45)
+        return _broken(
+            (MEDIA / "ts-alpha" / request.match_info["variant"] / "index.m3u8").read_text()
+        )
+
+    async def long_media(request: web.Request) -> web.Response:
+        return _broken(LONG_PLAYLIST)
+
     async def redirect_loop(request: web.Request) -> web.Response:
         raise web.HTTPFound("/broken/loop/master.m3u8")
 
@@ -166,6 +188,9 @@ def _origin_app() -> web.Application:
     app.router.add_get("/broken/noendlist/index.m3u8", no_endlist)
     app.router.add_get("/broken/loop/master.m3u8", redirect_loop)
     app.router.add_get("/broken/schemes/index.m3u8", other_schemes)
+    app.router.add_get("/slow-variants/master.m3u8", slow_variants_master)
+    app.router.add_get("/slow-variants/{variant}/index.m3u8", slow_variant)
+    app.router.add_get("/long/index.m3u8", long_media)
     app.router.add_get("/moved/master.m3u8", redirect_once)
     app.router.add_static("/media", MEDIA)
     return app

@@ -3,7 +3,9 @@ every error path."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import time
 from typing import Any
 
 import aiohttp
@@ -123,7 +125,7 @@ async def test_delete_of_a_channels_slate_is_a_409(api: TestClient, origin: str)
         ("/broken/misaligned/master.m3u8", "rendition '180p': segment 3: ends at 8.500 s"),
         ("/broken/garbage/master.m3u8", "is not"),
         ("/broken/huge/master.m3u8", "larger than 5242880 bytes"),
-        ("/broken/slow/master.m3u8", "did not answer in time"),
+        ("/broken/slow/master.m3u8", "did not all arrive"),
         ("/broken/noendlist/index.m3u8", "EXT-X-ENDLIST: missing"),
         ("/broken/loop/master.m3u8", "more than 3 redirects"),
         ("/nothing/master.m3u8", "answered HTTP 404"),
@@ -207,3 +209,31 @@ async def test_the_ingest_session_connects_where_allowed(origin: str) -> None:
         session.get(f"http://localhost:{port}/media/slate-ts/master.m3u8") as response,
     ):
         assert response.status == 200
+
+
+async def test_the_ingest_time_limit_covers_the_whole_asset(api: TestClient, origin: str) -> None:
+    """Three variants of 0.45 s each: every one within the 1 s limit, the asset not."""
+    body = {"url": f"{origin}/slow-variants/master.m3u8", "title": "slow"}
+    response = await api.post("/assets", json=body)
+    reason = (await response.json())["invalid-params"][0]["reason"]
+    assert (response.status, "whole asset" in reason) == (422, True)
+
+
+async def test_ingest_of_a_174000_segment_playlist_keeps_health_fast(
+    database_url: str, origin: str
+) -> None:
+    settings = make_settings(
+        database_url, INGEST_TIMEOUT_SECONDS=60, INGEST_MAX_PLAYLIST_BYTES=16 * 1_048_576
+    )
+    async with TestClient(TestServer(create_app(settings, clock=fixed_clock()))) as api:
+        body = {"url": f"{origin}/long/index.m3u8", "title": "archive", "id": "archive"}
+        ingesting = asyncio.ensure_future(api.post("/assets", json=body))
+        slowest = 0.0
+        while not ingesting.done():
+            started = time.monotonic()
+            assert (await api.get("/health")).status == 200
+            slowest = max(slowest, time.monotonic() - started)
+            await asyncio.sleep(0.05)
+        created = await ingesting
+        assert created.status == 201, await created.text()
+    assert slowest < 0.1
