@@ -28,6 +28,9 @@ from schedule_api.store import rules as rule_rows
 from schedule_api.store.rows import ChannelRow, EventRow, RuleRow
 
 log = logging.getLogger("vchannel.schedule")
+MATERIALISE_STEP_US = 2 * 3600 * 1_000_000
+"""How much schedule one rule materialisation transaction fills (at most 360 events of
+20 s items): the write lock is held for milliseconds, not minutes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,11 +224,24 @@ async def delete(
 async def materialise(
     store: Store, channel_id: str, rule_id: str, *, now_us: int, margin_us: int
 ) -> tuple[rules.Placement, ...]:
-    """Fill the schedule from the rule up to its horizon, once: the cursor and the events
-    are written in one serialised transaction, and occurrence keys are unique per rule.
-    Another process materialising at the same moment makes one of the two transactions
+    """Fill the schedule from the rule up to its horizon, once, in steps of at most
+    MATERIALISE_STEP_US of schedule: each step writes its events and the rule's cursor in one
+    serialised transaction, so other writes interleave with a long fill instead of waiting
+    for it (a 720-hour loop of 20 s items is 129,600 events). Occurrence keys are unique per
+    rule: another process materialising at the same moment makes one of the two transactions
     fail (unique key, or SQLite's stale snapshot); it is retried and then finds the work
     done."""
+    placed: list[rules.Placement] = []
+    while True:
+        step, done = await _step(store, channel_id, rule_id, now_us, margin_us)
+        placed.extend(step)
+        if done:
+            return tuple(placed)
+
+
+async def _step(
+    store: Store, channel_id: str, rule_id: str, now_us: int, margin_us: int
+) -> tuple[tuple[rules.Placement, ...], bool]:
     for attempt in range(5):
         try:
             async with store.write() as connection:
@@ -244,14 +260,17 @@ async def _materialise(
     rule_id: str,
     now_us: int,
     margin_us: int,
-) -> tuple[rules.Placement, ...]:
+) -> tuple[tuple[rules.Placement, ...], bool]:
+    """One step: (what it placed, whether the rule is filled to its horizon)."""
     channel = await channel_rows.get(connection, channel_id)
     row = await rule_rows.get(connection, channel_id, rule_id)
     cursor = rules.Cursor.from_json(row.state)
     earliest = now_us + margin_us + edit_reach_us(core_channel(channel))
-    until = now_us + round(row.spec["horizon_hours"] * 3600 * 1_000_000)
-    if max(cursor.next_us, earliest) >= until:
-        return ()
+    horizon = now_us + round(row.spec["horizon_hours"] * 3600 * 1_000_000)
+    begin = max(cursor.next_us, earliest)
+    if begin >= horizon:
+        return (), True
+    until = min(horizon, begin + MATERIALISE_STEP_US)
     request = RuleRequest(row.kind, row.spec, row.start_us)
     rule = await _core_rule(store, connection, channel, row.id, request, row.start_us, False)
     busy = await event_rows.busy(connection, channel_id, earliest)
@@ -280,7 +299,7 @@ async def _materialise(
     await rule_rows.advance(connection, rule_id, result.cursor.to_json(), now_us)
     if result.placements:
         await channel_rows.record_change(connection, channel_id, now_us)
-    return result.placements
+    return result.placements, until >= horizon
 
 
 async def materialise_all(store: Store, *, now_us: int, margin_us: int) -> tuple[int, int, int]:

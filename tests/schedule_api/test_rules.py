@@ -7,21 +7,31 @@ import asyncio
 import itertools
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.exc import IntegrityError
 
 from common.instants import format_date
+from schedule_api.app import create_app
 from schedule_api.domain.guide import AiringKind, airings
 from schedule_api.http.keys import CONTEXT
+from schedule_api.service import rules as service_rules
 from schedule_api.service.jobs import materialise_rules
 from schedule_api.service.rules import materialise
 from schedule_api.store import Store, db
 from schedule_api.store.db import create_engine
-from tests.schedule_api.conftest import advance, ingest, now_us, set_now
+from tests.schedule_api.conftest import (
+    advance,
+    fixed_clock,
+    ingest,
+    make_settings,
+    now_us,
+    set_now,
+)
 
 S = 1_000_000
 HOUR = 3600 * S
@@ -272,3 +282,33 @@ async def test_slots_start_within_a_segment_of_their_time_across_dst(
     offsets = [(t.day, int(t.utcoffset().total_seconds()) // 3600) for t in local]  # type: ignore[union-attr]
     assert offsets == [(26, 1), (27, 1), (28, 2), (29, 2)]
     assert all(abs((t - w).total_seconds()) <= 2 for t, w in zip(local, wanted, strict=True))
+
+
+async def _filled(
+    api: TestClient, origin: str, monkeypatch: pytest.MonkeyPatch, step_h: int
+) -> Any:
+    monkeypatch.setattr(service_rules, "MATERIALISE_STEP_US", step_h * HOUR)
+    await _channel(api, origin)
+    await _rule(api, **LOOP, id="round", horizon_hours=12)
+    return [(e["asset"], e["start_ms"], e["end_ms"]) for e in await _events(api)]
+
+
+async def test_a_rule_filled_in_steps_places_what_one_pass_places(
+    tmp_path: Path, origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = []
+    for step_h in (1, 1000):
+        settings = make_settings(f"sqlite:///{tmp_path}/steps-{step_h}.db")
+        async with TestClient(TestServer(create_app(settings, clock=fixed_clock()))) as api:
+            placed.append(await _filled(api, origin, monkeypatch, step_h))
+    assert placed[0] == placed[1]
+
+
+async def test_other_writes_go_ahead_while_a_long_rule_fills(api: TestClient, origin: str) -> None:
+    await _channel(api, origin)
+    rule = {**LOOP, "play": {"assets": ["ts-alpha"]}, "horizon_hours": 48}
+    filling = asyncio.ensure_future(api.post("/channels/news/rules?limit=0", json=rule))
+    await asyncio.sleep(0.05)
+    other = await api.post("/channels", json={"id": "other", "name": "O", "slate": "slate"})
+    assert (other.status, filling.done()) == (201, False)
+    assert (await filling).status == 201
