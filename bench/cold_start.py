@@ -2,7 +2,7 @@
 
 Reads one page of plans from a schedule database (made by bench/scale.py --database), and
 times each step an engine's first sync takes: the store reading the plans, the service
-writing them as JSON (engine.feed_format.plan_feed_json), the engine parsing them
+writing them as JSON (schedule_api.service.feed.bounded_page), the engine parsing them
 (engine.feed_format.PlanFeed), and compiling them against their asset indexes.
 
     .venv/bin/python bench/cold_start.py --database /tmp/library.db [--channels 1000]
@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.feed_format import PlanFeed, plan_feed_json
+from engine.feed_format import PlanFeed
 from engine.timeline import compile_timeline
-from schedule_api.service.feed import PageQuery, changed_plans
+from schedule_api.service.feed import FEED_PAGE_BYTES, PageQuery, bounded_page, changed_plans
 from schedule_api.store import Store
 from schedule_api.store.db import create_engine
 
@@ -33,9 +33,7 @@ async def measure(database: Path, channels: int) -> dict[str, float]:
         started = time.perf_counter()
         page = await changed_plans(store, PageQuery(0, None, "", channels))
         read = time.perf_counter()
-        body = plan_feed_json(
-            page.revision, page.plans, page.deleted, page.next_after
-        )  # what GET /plans answers
+        body = bounded_page(page, FEED_PAGE_BYTES)  # what GET /plans answers
         written = time.perf_counter()
         plans = [model.to_core() for model in PlanFeed.model_validate_json(body).plans]
         parsed = time.perf_counter()  # as the engine's plan sync parses it

@@ -50,6 +50,22 @@ def plan_feed_json(
     )
 
 
+def plan_feed_page(
+    revision: int, plan_texts: Sequence[str], deleted: Sequence[str], next_after: str | None
+) -> bytes:
+    """A PlanFeed from PlanModel JSON texts written one by one (the schedule service sizes
+    its pages by them); tests/test_wire_contract.py checks it equals plan_feed_json."""
+    return (
+        f'{{"revision":{revision},"plans":['
+        + ",".join(plan_texts)
+        + '],"deleted":'
+        + json.dumps(list(deleted), separators=(",", ":"))
+        + ',"next_after":'
+        + json.dumps(next_after)
+        + "}"
+    ).encode()
+
+
 def asset_index_batch_json(index_texts: Sequence[str], missing: Sequence[str]) -> bytes:
     """An AssetIndexBatch from stored AssetIndexModel JSON texts, spliced in as they are (an
     engine's cold start asks for hundreds: parsing and re-writing them would cost seconds).

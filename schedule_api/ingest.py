@@ -177,7 +177,7 @@ async def ingest(
     except TimeoutError:
         raise Invalid(
             "url",
-            f"{url}: the asset's playlists did not all arrive within {total_s:g} s "
+            f"{url}: the asset's playlists did not all arrive in time, within {total_s:g} s "
             "(INGEST_TIMEOUT_SECONDS, for the whole asset)",
         ) from None
     loop = asyncio.get_running_loop()

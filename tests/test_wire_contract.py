@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import engine.sync
-from engine.feed_format import AssetIndexBatch, PlanFeed, asset_index_batch_json, plan_feed_json
-from engine.plan_format import AssetIndexModel, load_plan_directory
+from engine.feed_format import (
+    AssetIndexBatch,
+    PlanFeed,
+    asset_index_batch_json,
+    plan_feed_json,
+    plan_feed_page,
+)
+from engine.plan_format import AssetIndexModel, PlanModel, load_plan_directory
 from schedule_api.http.openapi import openapi_document
 from schedule_api.routes import OPERATIONS
 from vchannel.samples import PLANS_DIR
@@ -24,6 +32,15 @@ def test_a_feed_page_round_trips_every_plan() -> None:
         plans,
         ["gone"],
         "news",
+    )
+
+
+@pytest.mark.parametrize("next_after", ["news", None])
+def test_a_page_written_plan_by_plan_is_the_feed_models_page(next_after: str | None) -> None:
+    plans = [plan for _path, plan in PLANS]
+    texts = [PlanModel.from_core(plan).model_dump_json() for plan in plans]
+    assert plan_feed_page(7, texts, ["gone"], next_after) == plan_feed_json(
+        7, plans, ["gone"], next_after
     )
 
 

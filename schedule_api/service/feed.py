@@ -8,8 +8,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.feed_format import asset_index_batch_json, plan_feed_json
+from engine.feed_format import asset_index_batch_json, plan_feed_page
 from engine.model import AssetKey, Plan
+from engine.plan_format import PlanModel
 from schedule_api.service.plans import read_plans
 from schedule_api.store import Store
 from schedule_api.store import assets as asset_rows
@@ -18,6 +19,9 @@ from schedule_api.store import plans as plan_rows
 
 PLAN_PAGE_SIZE = 1000
 """Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
+FEED_PAGE_BYTES = 4 * 1_048_576
+"""A page of the plan feed is cut after the plan that would take it past this size (a single
+larger plan goes alone), so that neither side holds hundreds of megabytes at once."""
 FEED_PAGE_CACHE = 16
 """Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
 
@@ -67,10 +71,33 @@ async def changed_plans(store: Store, query: PageQuery) -> PlanPage:
     return PlanPage(latest, plans, [i for i in changed if i not in rows], following)
 
 
+def bounded_page(page: PlanPage, max_bytes: int) -> bytes:
+    """The page as GET /plans answers it, cut after the last plan that keeps it within
+    max_bytes (a single larger plan goes alone): the channels after the cut, deleted ones
+    included, come on the next page (`next_after`). CPU only: runs in a worker thread."""
+    texts = [PlanModel.from_core(plan).model_dump_json() for plan in page.plans]
+    by_id = dict(zip((plan.channel.id for plan in page.plans), texts, strict=True))
+    order = sorted([*by_id, *page.deleted])
+    kept: list[str] = []
+    size = 0
+    for channel_id in order:
+        size += len(by_id.get(channel_id, channel_id)) + 1
+        if kept and size > max_bytes:
+            return plan_feed_page(
+                page.revision,
+                [by_id[i] for i in kept if i in by_id],
+                [i for i in kept if i not in by_id],
+                kept[-1],
+            )
+        kept.append(channel_id)
+    return plan_feed_page(page.revision, texts, page.deleted, page.next_after)
+
+
 async def plan_page(store: Store, query: PageQuery) -> tuple[bytes, int]:
-    """A page of the plan feed as JSON, and the revision it answers for."""
+    """A page of the plan feed as JSON (at most FEED_PAGE_BYTES but for a single larger
+    plan), and the revision it answers for."""
     page = await changed_plans(store, query)
-    return plan_feed_json(page.revision, page.plans, page.deleted, page.next_after), page.revision
+    return await asyncio.to_thread(bounded_page, page, FEED_PAGE_BYTES), page.revision
 
 
 class FeedPages:

@@ -3,6 +3,7 @@ computes it, cached per plan revision), and compaction."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -58,7 +59,8 @@ class Timelines:
                 return cached
             (plan,) = await read_plans(connection, [channel], full)
             assets = {key: await self.store.index(key, connection) for key in plan.asset_keys()}
-        timeline = compile_timeline(plan, assets)
+        # a long plan takes a while to compile: not on the event loop
+        timeline = await asyncio.to_thread(compile_timeline, plan, assets)
         self._cache[(channel_id, full)] = timeline
         if len(self._cache) > TIMELINE_CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -87,7 +89,8 @@ async def compact_plan(store: Store, channel_id: str, *, now_us: int, retention_
         keep = max(
             retention_us, channel.max_shift_seconds * US_PER_S + 2 * channel.window_ms * 1000
         )
-        point = compaction_point(compile_timeline(plan, assets), now_us - keep)
+        timeline = await asyncio.to_thread(compile_timeline, plan, assets)
+        point = compaction_point(timeline, now_us - keep)
         if point is None:
             return False
         await plan_rows.set_compaction(connection, channel_id, point)

@@ -159,6 +159,29 @@ async def test_feed_pages_together_list_every_changed_channel(api: TestClient, o
     ) == (["a", "b"], "b", ["c"], None)
 
 
+async def test_feed_pages_are_cut_by_size(
+    api: TestClient, origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages bounded to a byte each: one plan a page, and together every channel."""
+    monkeypatch.setattr(feed, "FEED_PAGE_BYTES", 1)
+    for channel_id in ("a", "b", "c"):
+        await _channel(api, origin, channel_id)
+    await api.delete("/channels/b")
+    pages = [await (await api.get("/plans", params={"since": "0"})).json()]
+    while pages[-1]["next_after"] is not None:
+        params = {
+            "since": "0",
+            "until": str(pages[0]["revision"]),
+            "after": pages[-1]["next_after"],
+        }
+        pages.append(await (await api.get("/plans", params=params)).json())
+    assert [([p["channel"]["id"] for p in page["plans"]], page["deleted"]) for page in pages] == [
+        (["a"], []),
+        ([], ["b"]),
+        (["c"], []),
+    ]
+
+
 async def test_a_later_page_keeps_the_first_pages_revision(api: TestClient, origin: str) -> None:
     await _channel(api, origin, "a")
     revision = (await _feed(api, 0))["revision"]
