@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import signal
 import socket
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -195,7 +196,15 @@ def parse_pool() -> ProcessPoolExecutor:
     A thread would not do: parsing a 5 MB playlist spends whole tenths of a second inside
     single C calls that hold the GIL, which would stall the event loop as surely."""
     if not _POOL:
-        _POOL.append(ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")))
+        # Ctrl-C reaches the whole process group: the service stops the pool, not the signal
+        _POOL.append(
+            ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=get_context("spawn"),
+                initializer=signal.signal,
+                initargs=(signal.SIGINT, signal.SIG_IGN),
+            )
+        )
     return _POOL[0]
 
 
