@@ -153,9 +153,9 @@ async def update(
                 field = "audio_tracks" if "audio_tracks" in changes else "subtitle_tracks"
             raise Invalid(field, error.reason) from None
     async with store.write() as connection:
-        await channel_rows.save(connection, changed)
+        await channel_rows.change(connection, channel_id, {**changes, "updated_us": now_us})
         await channel_rows.record_change(connection, channel_id, now_us)
-    return changed
+        return await channel_rows.get(connection, channel_id)
 
 
 async def delete(store: Store, channel_id: str, now_us: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -50,15 +51,14 @@ async def insert(connection: AsyncConnection, channel: ChannelRow) -> None:
         raise Conflict("id", f"channel {channel.id!r} already exists") from None
 
 
-async def save(connection: AsyncConnection, channel: ChannelRow) -> None:
-    """Write every column of an existing channel."""
+async def change(connection: AsyncConnection, channel_id: str, columns: dict[str, Any]) -> None:
+    """Write these columns of an existing channel (only these: a compaction that committed
+    meanwhile keeps its columns)."""
     result = await connection.execute(
-        db.channels.update()
-        .where(db.channels.c.id == channel.id)
-        .values(**values(channel, leave_out=("id", "created_us")))
+        db.channels.update().where(db.channels.c.id == channel_id).values(**columns)
     )
     if result.rowcount == 0:
-        raise NotFound("id", f"channel {channel.id!r} does not exist")
+        raise NotFound("id", f"channel {channel_id!r} does not exist")
 
 
 async def delete(connection: AsyncConnection, channel_id: str) -> None:
