@@ -14,7 +14,17 @@ US_PER_S = 1_000_000
 """Microseconds per second."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-__all__ = ["EPOCH", "US_PER_S", "UTC", "format_date", "from_us", "to_us"]
+__all__ = [
+    "EPOCH",
+    "LATEST_US",
+    "RANGE_TEXT",
+    "US_PER_S",
+    "UTC",
+    "format_date",
+    "from_us",
+    "in_range",
+    "to_us",
+]
 
 
 def to_us(moment: datetime) -> int:
@@ -38,3 +48,14 @@ def format_date(instant_us: int) -> str:
         f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
         f".{m.microsecond // 1000:03d}Z"
     )
+
+
+LATEST_US = (datetime(2286, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+"""Instants the services take and list lie in [0, LATEST_US): from the Unix epoch to the end
+of 2285 (Unix milliseconds stay below 10^13, and every instant prints as RFC 3339)."""
+RANGE_TEXT = "between 1970-01-01T00:00:00Z and 2285-12-31T23:59:59Z"
+
+
+def in_range(instant_us: int) -> bool:
+    """Whether an instant is one the services take (0 <= instant < LATEST_US)."""
+    return 0 <= instant_us < LATEST_US

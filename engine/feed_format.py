@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from engine.model import Plan
 from engine.plan_format import AssetIndexModel, PlanModel
 
 
@@ -34,27 +33,12 @@ class AssetIndexBatch(BaseModel):
     missing: list[str] = Field(description="asked-for <asset id>@<version> that do not exist")
 
 
-def plan_feed_json(
-    revision: int, plans: Sequence[Plan], deleted: Sequence[str], next_after: str | None
-) -> bytes:
-    """A page of the plan feed as GET /plans answers it."""
-    return (
-        PlanFeed(
-            revision=revision,
-            plans=[PlanModel.from_core(plan) for plan in plans],
-            deleted=list(deleted),
-            next_after=next_after,
-        )
-        .model_dump_json()
-        .encode()
-    )
-
-
 def plan_feed_page(
     revision: int, plan_texts: Sequence[str], deleted: Sequence[str], next_after: str | None
 ) -> bytes:
     """A PlanFeed from PlanModel JSON texts written one by one (the schedule service sizes
-    its pages by them); tests/test_wire_contract.py checks it equals plan_feed_json."""
+    its pages by them); tests/test_wire_contract.py checks it is the PlanFeed model's own
+    JSON, byte for byte."""
     return (
         f'{{"revision":{revision},"plans":['
         + ",".join(plan_texts)

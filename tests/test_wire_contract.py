@@ -12,15 +12,24 @@ from engine.feed_format import (
     AssetIndexBatch,
     PlanFeed,
     asset_index_batch_json,
-    plan_feed_json,
     plan_feed_page,
 )
+from engine.model import Plan
 from engine.plan_format import AssetIndexModel, PlanModel, load_plan_directory
 from schedule_api.http.openapi import openapi_document
 from schedule_api.routes import OPERATIONS
 from vchannel.samples import PLANS_DIR
 
 PLANS, ASSETS = load_plan_directory(PLANS_DIR)
+
+
+def plan_feed_json(
+    revision: int, plans: list[Plan], deleted: list[str], next_after: str | None
+) -> bytes:
+    """A page as the PlanFeed model itself writes it: the reference for plan_feed_page."""
+    models = [PlanModel.from_core(plan) for plan in plans]
+    page = PlanFeed(revision=revision, plans=models, deleted=deleted, next_after=next_after)
+    return page.model_dump_json().encode()
 
 
 def test_a_feed_page_round_trips_every_plan() -> None:

@@ -12,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from common.errors import Malformed, NotFound
-from common.instants import to_us
+from common.instants import RANGE_TEXT, in_range, to_us
 
 SLUG = r"[a-z0-9][a-z0-9_-]{0,62}"
 """Ids of channels, assets, events, rules and jobs."""
@@ -66,14 +66,18 @@ def query_time(request: web.Request, name: str) -> int | None:
     if raw is None:
         return None
     if re.fullmatch(r"[0-9]{1,13}", raw):
-        return int(raw) * 1000
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None or not 1970 <= moment.year < 2286:
-        raise Malformed(name, "must be RFC 3339 with a zone (2026-11-23T18:00:00Z) or Unix ms")
-    return to_us(moment)
+        instant = int(raw) * 1000
+    else:
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise Malformed(name, "must be RFC 3339 with a zone (2026-11-23T18:00:00Z) or Unix ms")
+        instant = to_us(moment)
+    if not in_range(instant):
+        raise Malformed(name, f"must be {RANGE_TEXT}")
+    return instant
 
 
 def query_flag(request: web.Request, name: str) -> bool:
@@ -89,7 +93,7 @@ def day_range(day: str, zone: str) -> tuple[int, int]:
         parsed = date.fromisoformat(day)
     except ValueError:
         raise Malformed("date", "must be YYYY-MM-DD") from None
-    if not 1970 <= parsed.year < 2286:
+    if not 1970 <= parsed.year < 2286:  # the years of RANGE_TEXT (common/instants.py)
         raise Malformed("date", "must be between 1970 and 2285")
     tz = ZoneInfo(zone)
     start = datetime.combine(parsed, datetime.min.time(), tz)

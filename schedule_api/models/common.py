@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from common.instants import RANGE_TEXT, in_range, to_us
 from common.text import check_line, check_text
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", examples=["news-24"])]
@@ -45,19 +46,14 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2286, 1, 1, tzinfo=UTC)
-"""Instants the service takes and lists: from the Unix epoch to the end of 2285 (Unix
-milliseconds stay below 10^13)."""
-
-
 def _in_range(value: datetime) -> datetime:
-    if not EARLIEST <= value < LATEST:
-        raise ValueError("must be between 1970-01-01T00:00:00Z and 2285-12-31T23:59:59Z")
+    if not in_range(to_us(value)):
+        raise ValueError(f"must be {RANGE_TEXT}")
     return value
 
 
 Instant = Annotated[
     AwareDatetime, AfterValidator(_in_range), Field(examples=["2026-11-23T18:00:00Z"])
 ]
-"""An RFC 3339 instant with a zone, within [EARLIEST, LATEST)."""
+"""An RFC 3339 instant with a zone, within the range the services take
+(common/instants.py)."""

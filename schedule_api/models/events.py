@@ -6,9 +6,11 @@ from typing import Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from common.instants import LATEST_US
 from schedule_api.models.common import Body, Instant, Slug, Text
 
-MAX_EVENT_MS = 10**13  # Unix milliseconds below year 2286
+MAX_EVENT_MS = LATEST_US // 1000 - 1
+"""The latest scheduled start in Unix milliseconds (common/instants.py)."""
 
 
 class BreakRequest(Body):

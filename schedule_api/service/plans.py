@@ -29,16 +29,21 @@ TIMELINE_CACHE_SIZE = 64
 async def read_plans(
     connection: AsyncConnection, channels: Sequence[ChannelRow], full: bool = False
 ) -> list[Plan]:
-    """The channels' plans as engines get them, in two queries whatever their number."""
+    """The channels' plans as engines get them, in two queries whatever their number; the
+    plans are built in a worker thread (a page of 1,000 long plans is millions of objects)."""
     if not channels:
         return []
     ids = [channel.id for channel in channels]
     revisions = await plan_rows.revisions(connection, ids)
     events = await plan_rows.plan_events(connection, ids, full)
-    return [
-        plan_of(channel, events[channel.id], revisions.get(channel.id, 0), full)
-        for channel in channels
-    ]
+
+    def build() -> list[Plan]:
+        return [
+            plan_of(channel, events[channel.id], revisions.get(channel.id, 0), full)
+            for channel in channels
+        ]
+
+    return await asyncio.to_thread(build)
 
 
 class Timelines:
