@@ -1,9 +1,9 @@
 """Benchmark: the cyclic garbage collector's pauses in an engine, Python's thresholds against
-the engine's (engine.memory.GC_THRESHOLDS), in-process.
+the engine's (common.memory.GC_THRESHOLDS), in-process.
 
 Reads every plan and asset index of a schedule database (made by bench/scale.py --database)
 and, in a fresh process for each setting, does what an engine does: compiles every plan (a
-cold start), collects and freezes (engine.memory.freeze_long_lived_objects), then asks for every
+cold start), collects and freezes (common.memory.freeze_long_lived_objects), then asks for every
 channel's media playlists through the render cache, live and then shifted by 6 hours (the
 cache grows from 10,000 to 20,000 windows). gc callbacks time every collection; it prints,
 per setting and phase, how many took 10 ms or more, the longest and their total.
@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from common.memory import GC_THRESHOLDS, freeze_long_lived_objects
 from engine.channels import Channels
-from engine.memory import GC_THRESHOLDS, freeze_long_lived_objects
 from engine.model import US_PER_S, AssetIndex, AssetKey, Plan
 from engine.timeline import compile_timeline
 from schedule_api.service.feed import PageQuery, changed_plans

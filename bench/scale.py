@@ -14,6 +14,8 @@ engine following its plan feed, both real processes on 127.0.0.1, and prints:
 Scenarios (--scenario):
   own-assets   100 channels, each with its own asset (the asset index dominates memory)
   library      10,000 channels over a library of 500 assets
+  realistic    10,000 channels of 30-minute programs with ad breaks and 1,000 of 3-minute
+               items, rules 48 hours ahead, the feed followed as changes (bench/realistic.py)
 
     ./run bench-scale [--scenario library] [--workers 2] [--seconds 10]
 
@@ -140,7 +142,7 @@ async def _add_channel(
     )
     async with store.write() as connection:
         await channel_rows.insert(connection, row)
-        await channel_rows.record_change(connection, channel_id, now_us)
+        await channel_rows.record_change(connection, channel_id, now_us, reach_us=None)
 
 
 async def build_database(url: str, scenario: Scenario, now_us: int) -> None:
@@ -331,7 +333,10 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument(
-        "--scenario", choices=sorted(SCENARIOS), nargs="+", default=sorted(SCENARIOS)
+        "--scenario",
+        choices=[*sorted(SCENARIOS), "realistic"],
+        nargs="+",
+        default=sorted(SCENARIOS),
     )
     parser.add_argument("--workers", type=int, default=2, help="engine worker processes")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
@@ -348,6 +353,11 @@ def main() -> int:
         print("wrk is not installed (./run setup installs it)", file=sys.stderr)
         return 2
     for name in args.scenario:
+        if name == "realistic":
+            import realistic
+
+            print(json.dumps(realistic.run(args.workers, args.database, args.threads)), flush=True)
+            continue
         result = run(
             name, args.workers, args.seconds, not args.no_shift, args.database, args.threads
         )

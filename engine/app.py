@@ -32,10 +32,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from common.clock import Clock, SystemClock
 from common.errors import VChannelError
 from common.loop_stall import LoopStalls, watch_loop
+from common.memory import collect_periodically, freeze_long_lived_objects
 from common.problem import error_problem, http_problem, internal_problem
 from engine.channels import EMPTY_WEBVTT_PATH, Channels, MediaPlaylist, Rendered
 from engine.errors import BadRequest, PlanError
-from engine.memory import collect_periodically, freeze_long_lived_objects
 from engine.model import NAME_PATTERN, US_PER_S
 from engine.plan_format import load_plan_directory
 from engine.settings import EngineSettings

@@ -8,16 +8,75 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from engine.plan_format import AssetIndexModel, PlanModel
+from common.instants import from_us, to_us
+from engine.changes import PlanChange, check_change
+from engine.plan_format import AssetIndexModel, BlockModel, CheckpointModel, PlanModel, Slug
+
+
+class PlanChangeModel(BaseModel):
+    """A channel's plan as a change of the plan held at `since` (engine/changes.py): from
+    `from` on, the blocks are `blocks`; the plan starts at `checkpoint`, with `head` as its
+    first program when it is compacted."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    channel: Slug
+    revision: int = Field(ge=0)
+    checkpoint: CheckpointModel
+    head: BlockModel | None = Field(
+        default=None,
+        description="the program the plan begins with, at the checkpoint (compacted plans)",
+    )
+    from_: AwareDatetime = Field(
+        alias="from", description="the blocks from this instant on are replaced by `blocks`"
+    )
+    blocks: list[BlockModel] = Field(
+        description="every block starting at or after `from` and before the horizon, by start"
+    )
+
+    def to_core(self) -> PlanChange:
+        """The change (PlanError: blocks out of order, or a head off the checkpoint)."""
+        change = PlanChange(
+            channel_id=self.channel,
+            revision=self.revision,
+            checkpoint=self.checkpoint.to_core(),
+            head=None if self.head is None else self.head.to_block({}),
+            from_us=to_us(self.from_),
+            blocks=tuple(block.to_block({}) for block in self.blocks),
+        )
+        check_change(change)
+        return change
+
+    @classmethod
+    def from_core(cls, change: PlanChange) -> PlanChangeModel:
+        return cls(
+            channel=change.channel_id,
+            revision=change.revision,
+            checkpoint=CheckpointModel.from_core(change.checkpoint),
+            head=None if change.head is None else BlockModel.from_block(change.head),
+            from_=from_us(change.from_us),
+            blocks=[BlockModel.from_block(block) for block in change.blocks],
+        )
 
 
 class PlanFeed(BaseModel):
-    """Plans changed after `since`. Poll with since=revision of the last answer."""
+    """Plans changed after `since`. Poll with since=revision and held_ms=horizon_ms of the
+    last answer."""
 
     revision: int = Field(description="the latest revision; pass it as `since` next time")
-    plans: list[PlanModel]
+    horizon_ms: int = Field(
+        ge=0,
+        description="plans and changes hold every block that starts before this instant (Unix "
+        "ms); pass it as `held_ms` next time",
+    )
+    plans: list[PlanModel] = Field(
+        description="whole plans: channels new to the engine (since=0, created, reconfigured)"
+    )
+    changes: list[PlanChangeModel] = Field(
+        default_factory=list, description="changes of plans the engine holds"
+    )
     deleted: list[str] = Field(description="ids of channels deleted after `since`")
     next_after: str | None = Field(
         default=None,
@@ -33,15 +92,26 @@ class AssetIndexBatch(BaseModel):
     missing: list[str] = Field(description="asked-for <asset id>@<version> that do not exist")
 
 
+def change_json(change: PlanChange) -> str:
+    return PlanChangeModel.from_core(change).model_dump_json(by_alias=True)
+
+
 def plan_feed_page(
-    revision: int, plan_texts: Sequence[str], deleted: Sequence[str], next_after: str | None
+    revision: int,
+    horizon_ms: int,
+    plan_texts: Sequence[str],
+    change_texts: Sequence[str],
+    deleted: Sequence[str],
+    next_after: str | None,
 ) -> bytes:
-    """A PlanFeed from PlanModel JSON texts written one by one (the schedule service sizes
-    its pages by them); tests/test_wire_contract.py checks it is the PlanFeed model's own
-    JSON, byte for byte."""
+    """A PlanFeed from PlanModel and PlanChangeModel JSON texts written one by one (the
+    schedule service sizes its pages by them); tests/test_wire_contract.py checks it is the
+    PlanFeed model's own JSON, byte for byte."""
     return (
-        f'{{"revision":{revision},"plans":['
+        f'{{"revision":{revision},"horizon_ms":{horizon_ms},"plans":['
         + ",".join(plan_texts)
+        + '],"changes":['
+        + ",".join(change_texts)
         + '],"deleted":'
         + json.dumps(list(deleted), separators=(",", ":"))
         + ',"next_after":'

@@ -474,6 +474,23 @@ class CheckpointModel(_Strict):
         description="media sequence number of each subtitle track's segment at the checkpoint",
     )
 
+    def to_core(self) -> Checkpoint:
+        return Checkpoint(
+            to_us(self.time),
+            self.media_sequence,
+            self.discontinuity_sequence,
+            tuple(sorted(self.subtitle_sequences.items())),
+        )
+
+    @classmethod
+    def from_core(cls, checkpoint: Checkpoint) -> CheckpointModel:
+        return cls(
+            time=from_us(checkpoint.time_us),
+            media_sequence=checkpoint.media_sequence,
+            discontinuity_sequence=checkpoint.discontinuity_sequence,
+            subtitle_sequences=dict(checkpoint.subtitle_sequences),
+        )
+
 
 def _version(asset_id: str, version: int | None, defaults: Mapping[str, int]) -> int:
     return version if version is not None else defaults.get(asset_id, 1)
@@ -527,6 +544,23 @@ class BlockModel(ClipModel):
     event_id: str = ""
     breaks: list[BreakModel] = Field(default_factory=list)
 
+    def to_block(self, defaults: Mapping[str, int]) -> Block:
+        return Block(
+            start_us=to_us(self.start),
+            clip=self.to_core(defaults),
+            event_id=self.event_id,
+            breaks=tuple(x.to_core() for x in self.breaks),
+        )
+
+    @classmethod
+    def from_block(cls, block: Block) -> BlockModel:
+        return cls(
+            **ClipModel.from_core(block.clip).model_dump(),
+            start=from_us(block.start_us),
+            event_id=block.event_id,
+            breaks=[BreakModel.from_core(x) for x in block.breaks],
+        )
+
 
 class PlanModel(_Strict):
     channel: ChannelModel
@@ -557,21 +591,8 @@ class PlanModel(_Strict):
         return Plan(
             channel=channel,
             revision=self.revision,
-            checkpoint=Checkpoint(
-                to_us(self.checkpoint.time),
-                self.checkpoint.media_sequence,
-                self.checkpoint.discontinuity_sequence,
-                tuple(sorted(self.checkpoint.subtitle_sequences.items())),
-            ),
-            blocks=tuple(
-                Block(
-                    start_us=to_us(b.start),
-                    clip=b.to_core(defaults),
-                    event_id=b.event_id,
-                    breaks=tuple(x.to_core() for x in b.breaks),
-                )
-                for b in self.blocks
-            ),
+            checkpoint=self.checkpoint.to_core(),
+            blocks=tuple(b.to_block(defaults) for b in self.blocks),
             filler=tuple(f.to_core(defaults) for f in self.filler),
         )
 
@@ -594,21 +615,8 @@ class PlanModel(_Strict):
                 subtitle_target_duration=c.subtitle_target_duration_s,
             ),
             revision=plan.revision,
-            checkpoint=CheckpointModel(
-                time=from_us(plan.checkpoint.time_us),
-                media_sequence=plan.checkpoint.media_sequence,
-                discontinuity_sequence=plan.checkpoint.discontinuity_sequence,
-                subtitle_sequences=dict(plan.checkpoint.subtitle_sequences),
-            ),
-            blocks=[
-                BlockModel(
-                    **ClipModel.from_core(b.clip).model_dump(),
-                    start=from_us(b.start_us),
-                    event_id=b.event_id,
-                    breaks=[BreakModel.from_core(x) for x in b.breaks],
-                )
-                for b in plan.blocks
-            ],
+            checkpoint=CheckpointModel.from_core(plan.checkpoint),
+            blocks=[BlockModel.from_block(b) for b in plan.blocks],
             filler=[ClipModel.from_core(f) for f in plan.filler],
         )
 

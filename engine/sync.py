@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
@@ -24,18 +25,21 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import ValidationError
 
+from engine.changes import PlanChange, Unbridgeable, apply_change
 from engine.channels import Channels
 from engine.errors import PlanError
-from engine.feed_format import AssetIndexBatch, PlanFeed
-from engine.model import AssetIndex, AssetKey, Plan, describe
+from engine.feed_format import AssetIndexBatch, PlanChangeModel, PlanFeed
+from engine.model import AssetIndex, AssetKey, Block, Plan, describe
 from engine.plan_format import PlanModel
 from engine.timeline import Timeline, compile_timeline
 
 log = logging.getLogger("vchannel.engine.sync")
 MAX_FEED_BYTES = 64 * 1_048_576
 MAX_FEED_PAGES = 1000
-COMPILE_SLICE = 100
-"""Plans compiled between two turns of the event loop (about 50 ms of work)."""
+SLICE_S = 0.02
+"""Compilation runs in slices of about this long between two turns of the event loop."""
+WHOLE_BATCH = 100
+"""Whole plans asked for per request when changes cannot be applied (the service's limit)."""
 MAX_REVISION = 10**12
 """The highest plan revision the feed may name (the schedule service's `since` limit)."""
 ASSET_BATCH = 20
@@ -47,6 +51,22 @@ keeps that peak, which the process keeps as resident memory, near 8 MB."""
 SYNC_STATES = ("ok", "lagging", "failing")
 """ok: the last poll succeeded and is recent; lagging: no poll has failed but the last
 success is older than half the lock margin; failing: the last poll failed."""
+
+
+class _Pause:
+    """Gives the event loop a turn after every SLICE_S of work (monotonic timer)."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def maybe(self) -> None:
+        if time.perf_counter() - self._since >= SLICE_S:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
+
+
+def _heads(change: PlanChange) -> tuple[Block, ...]:
+    return () if change.head is None else (change.head,)
 
 
 class SyncError(Exception):
@@ -107,7 +127,12 @@ class PlanSync:
     lock_margin_s: float = 10.0
     """The schedule service's lock margin (LOCK_MARGIN_SECONDS): edits closer to now than this
     are refused, so a lag beyond it means accepted edits may miss their airing."""
+    horizon_ms: int = 0
+    """The feed's horizon held: every block before it (Unix ms; 0: nothing yet)."""
     _alerted: bool = False
+    _diverged: set[str] = field(default_factory=set)
+    """Channels whose timeline is not their plan (a change that did not compile): their next
+    change is asked for whole."""
 
     async def _get(self, session: aiohttp.ClientSession, path: str) -> bytes:
         url = self.base_url.rstrip("/") + path
@@ -160,40 +185,100 @@ class PlanSync:
         except ValidationError as error:
             raise SyncError("garbage", f"/plans: {error.errors()[0]['msg']}") from None
 
+    def _bad_plan(self, channel_id: str, message: str, error: Exception) -> None:
+        log.error("plan of channel %r %s: %s", channel_id, message, error)
+        self.metrics.polls.labels("bad_plan").inc()
+
     async def _compile(
-        self, session: aiohttp.ClientSession, models: list[PlanModel]
-    ) -> dict[str, Timeline]:
-        """Compile a page's plans, fetching the asset indexes they need first. A plan that
-        is not valid or does not compile is logged and counted (its channel keeps its
-        previous plan)."""
+        self, session: aiohttp.ClientSession, models: list[PlanModel], into: dict[str, Timeline]
+    ) -> None:
+        """Compile whole plans into `into`, fetching the asset indexes they need first. A plan
+        that is not valid or does not compile is logged and counted (its channel keeps its
+        previous timeline, and its next change is asked for whole)."""
         plans: list[Plan] = []
         for model in models:
             try:
                 plans.append(model.to_core())
             except PlanError as error:
-                log.error("plan of channel %r is not valid: %s", model.channel.id, error)
-                self.metrics.polls.labels("bad_plan").inc()
+                self._bad_plan(model.channel.id, "is not valid", error)
+                self._diverged.add(model.channel.id)
         await self._fetch_assets(session, {key for plan in plans for key in plan.asset_keys()})
-        compiled: dict[str, Timeline] = {}
-        for number, plan in enumerate(plans, 1):
-            if number % COMPILE_SLICE == 0:
-                await asyncio.sleep(0)  # let requests in between (a cold start compiles 10,000)
+        pause = _Pause()
+        for plan in plans:
+            await pause.maybe()
             try:
-                compiled[plan.channel.id] = compile_timeline(plan, self.assets)
+                into[plan.channel.id] = compile_timeline(plan, self.assets)
+                self._diverged.discard(plan.channel.id)
             except PlanError as error:
-                log.error("plan of channel %r does not compile: %s", plan.channel.id, error)
-                self.metrics.polls.labels("bad_plan").inc()
-        return compiled
+                self._bad_plan(plan.channel.id, "does not compile", error)
+                self._diverged.add(plan.channel.id)
+
+    async def _apply(
+        self,
+        session: aiohttp.ClientSession,
+        models: list[PlanChangeModel],
+        into: dict[str, Timeline],
+        whole: set[str],
+    ) -> None:
+        """Apply changes to the timelines held (or compiled earlier in this poll) into `into`;
+        a change that cannot be applied there puts its channel in `whole` (asked for whole)."""
+        changes: list[PlanChange] = []
+        for model in models:
+            try:
+                changes.append(model.to_core())
+            except PlanError as error:
+                self._bad_plan(model.channel, "changed into garbage", error)
+                whole.add(model.channel)
+        keys = {b.clip.key for change in changes for b in (*change.blocks, *_heads(change))}
+        await self._fetch_assets(session, keys)
+        pause = _Pause()
+        for change in changes:
+            await pause.maybe()
+            channel_id = change.channel_id
+            held = into.get(channel_id) or self.timelines.get(channel_id)
+            if held is None or channel_id in self._diverged:
+                whole.add(channel_id)
+                continue
+            try:
+                into[channel_id] = apply_change(held, change, self.assets)
+            except Unbridgeable as error:
+                log.info("asking for the whole plan: %s", error)
+                whole.add(channel_id)
+            except PlanError as error:
+                self._bad_plan(channel_id, "does not compile after a change", error)
+                self._diverged.add(channel_id)
+
+    async def _fetch_whole(
+        self,
+        session: aiohttp.ClientSession,
+        ids: set[str],
+        horizon_ms: int,
+        into: dict[str, Timeline],
+        deleted: list[str],
+    ) -> None:
+        """The whole plans of these channels, cut at the poll's horizon."""
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), WHOLE_BATCH):
+            query = urlencode(
+                [("channel", i) for i in wanted[start : start + WHOLE_BATCH]]
+                + [("horizon_ms", str(horizon_ms))]
+            )
+            page = self._page(await self._get(session, f"/plans?{query}"))
+            await self._compile(session, page.plans, into)
+            deleted.extend(page.deleted)
 
     async def poll(self, session: aiohttp.ClientSession) -> None:
-        """One round: fetch what changed (every page of the feed after self.revision),
-        compile it, swap it all in at once. Each page is compiled while the next one is
-        fetched, so a cold start keeps the schedule service and the engine busy together.
-        On SyncError nothing changes (the same revision is asked for again next time)."""
-        first = f"/plans?since={self.revision}&limit={self.page_size}"
-        fetching: asyncio.Future[bytes] | None = asyncio.ensure_future(self._get(session, first))
+        """One round: fetch what changed (every page of the feed after self.revision, and
+        the blocks the horizon moved over), apply it, swap it all in at once. Each page is
+        applied while the next one is fetched, so a cold start keeps the schedule service
+        and the engine busy together. On SyncError nothing changes (the same revision is
+        asked for again next time)."""
+        base = f"/plans?since={self.revision}&held_ms={self.horizon_ms}&limit={self.page_size}"
+        fetching: asyncio.Future[bytes] | None = asyncio.ensure_future(self._get(session, base))
         revision: int | None = None
+        horizon_ms = self.horizon_ms
         compiled: dict[str, Timeline] = {}
+        whole: set[str] = set()
         deleted: list[str] = []
         pages = 0
         try:
@@ -203,15 +288,17 @@ class PlanSync:
                 pages += 1
                 if revision is None:
                     revision = self._checked_revision(page.revision)
+                    horizon_ms = page.horizon_ms
                 if page.next_after is not None:
                     if pages > MAX_FEED_PAGES:
                         raise SyncError("garbage", f"/plans: more than {MAX_FEED_PAGES} pages")
                     following = (
-                        f"/plans?since={self.revision}&limit={self.page_size}"
-                        f"&until={revision}&after={quote(page.next_after)}"
+                        f"{base}&until={revision}&horizon_ms={horizon_ms}"
+                        f"&after={quote(page.next_after)}"
                     )
                     fetching = asyncio.ensure_future(self._get(session, following))
-                compiled.update(await self._compile(session, page.plans))
+                await self._compile(session, page.plans, compiled)
+                await self._apply(session, page.changes, compiled, whole)
                 deleted.extend(page.deleted)
         finally:
             if fetching is not None:
@@ -219,26 +306,33 @@ class PlanSync:
                 with contextlib.suppress(asyncio.CancelledError, SyncError):
                     await fetching
         assert revision is not None
+        if whole:
+            await self._fetch_whole(session, whole, horizon_ms, compiled, deleted)
+        self._swap(compiled, deleted)
+        self.revision = revision
+        self.horizon_ms = horizon_ms
+        self.last_success_us = self.now_us()
+        self.last_error = None
+        self.metrics.revision.set(revision)
+
+    def _swap(self, compiled: dict[str, Timeline], deleted: list[str]) -> None:
+        """Serve the new timelines and drop the deleted channels, all at once."""
         removed = [channel_id for channel_id in deleted if channel_id in self.timelines]
         if compiled or removed:
             # Only what changed is touched: with 10,000 channels, walking them all on every
             # poll would stall the event loop for tens of milliseconds.
             for channel_id, timeline in compiled.items():
-                self._hold(timeline)
-                if (old := self.timelines.get(channel_id)) is not None:
-                    self._release(old)
+                old = self.timelines.get(channel_id)
+                self._hold(timeline, old)
             for channel_id in removed:
-                self._release(self.timelines.pop(channel_id))
+                self._hold(None, self.timelines.pop(channel_id))
+                self._diverged.discard(channel_id)
             self.timelines.update(compiled)
             self.channels.update(compiled, removed)
-        for key in [key for key in self.assets if not self._users.get(key)]:
-            del self.assets[key]  # fetched for a plan that did not compile, or released
-        if (compiled or removed) and self.after_change is not None:
-            self.after_change()
-        self.revision = revision
-        self.last_success_us = self.now_us()
-        self.last_error = None
-        self.metrics.revision.set(revision)
+            for key in [key for key in self.assets if not self._users.get(key)]:
+                del self.assets[key]  # fetched for a plan that did not compile, or released
+            if self.after_change is not None:
+                self.after_change()
 
     def _checked_revision(self, revision: int) -> int:
         """A feed revision the engine can take: within [0, MAX_REVISION] and never behind the
@@ -251,12 +345,11 @@ class PlanSync:
             )
         return revision
 
-    def _hold(self, timeline: Timeline) -> None:
-        for key in timeline.plan.asset_keys():
+    def _hold(self, timeline: Timeline | None, old: Timeline | None) -> None:
+        """Count the asset versions `timeline` uses instead of those `old` used."""
+        for key in () if timeline is None else timeline.uses:
             self._users[key] = self._users.get(key, 0) + 1
-
-    def _release(self, timeline: Timeline) -> None:
-        for key in timeline.plan.asset_keys():
+        for key in () if old is None else old.uses:
             self._users[key] -= 1
             if not self._users[key]:
                 del self._users[key]

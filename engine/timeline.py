@@ -22,15 +22,17 @@ Rules (DESIGN.md):
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 
 from engine.errors import PlanError
 from engine.model import (
     US_PER_S,
     AssetIndex,
+    AssetKey,
     AssetLookup,
     Block,
     Channel,
@@ -173,6 +175,14 @@ class Timeline:
     subtitles: Mapping[tuple[str, int], tuple[int | None, ...]] = field(default_factory=dict)
     breaks: tuple[AdBreak, ...] = ()
     break_starts: tuple[int, ...] = ()
+    block_firsts: tuple[int, ...] = ()
+    """For the blocks by start: how many groups lie before each block's gap and program (where
+    a recompilation from that block resumes)."""
+    uses: Mapping[AssetKey, int] = field(default_factory=dict)
+    """How many of the plan's clips (slate, filler, blocks) use each asset version."""
+    ordered: bool = True
+    """The plan's blocks are in order of start (a plan from the feed always is): only then can
+    a change to its later blocks be laid out from the block it begins at (recompile_from)."""
 
     def ad_break_at(self, instant_us: int) -> AdBreak | None:
         """The ad break airing at an instant (start <= t < end), if any."""
@@ -293,13 +303,22 @@ class _Piece:
 class _Builder:
     """Lays groups back to back from the checkpoint (compilation only; not shared)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, groups: tuple[Group, ...] = ()) -> None:
+        """From the checkpoint, or resuming after `groups` (laid out from it before)."""
         checkpoint = plan.checkpoint
         self.time_us = checkpoint.time_us
         self.media_sequence = checkpoint.media_sequence
         self.dsn = checkpoint.discontinuity_sequence
         self.previous: tuple[AssetIndex, int] | None = None
-        self.groups: list[Group] = []
+        self.groups: list[Group] = list(groups)
+        if groups:
+            last = groups[-1]
+            assert last.cycles is not None  # only the endless tail has no count
+            run = last.runs[-1]
+            self.time_us = last.start_us + last.cycles * last.period_us
+            self.media_sequence = last.media_sequence + last.cycles * last.count
+            self.dsn = last.discontinuity_sequence + (last.cycles - 1) * last.dsn_step + run.rel_dsn
+            self.previous = (run.asset, run.first_segment + run.count - 1)
 
     def add(
         self,
@@ -576,56 +595,138 @@ def edit_reach_us(channel: Channel) -> int:
 
 def compile_timeline(plan: Plan, assets: AssetLookup) -> Timeline:
     """Validate a plan against its asset indexes and lay out its timeline."""
+    uses: dict[AssetKey, int] = {}
+    _count_uses(uses, [plan.channel.slate_key, *(c.key for c in plan.filler)], 1)
+    _count_uses(uses, [b.clip.key for b in plan.blocks], 1)
+    order = sorted(range(len(plan.blocks)), key=lambda i: plan.blocks[i].start_us)
+    ordered = order == list(range(len(plan.blocks)))
+    return _laid_out(plan, assets, _Builder(plan), order, [], [], uses, ordered, None)
+
+
+def recompile_from(timeline: Timeline, plan: Plan, position: int, assets: AssetLookup) -> Timeline:
+    """The timeline of `plan`, which is `timeline.plan` with its blocks from `position` on
+    replaced (same channel, checkpoint and filler; blocks in order of start). Only the blocks
+    from the one before `position` on are laid out again: a block's layout depends on nothing
+    but where the one before it ended, its clip and the next block's start, so the groups
+    before it are kept as they are. The result equals compile_timeline(plan, assets)."""
+    old = timeline.plan
+    resume = position - 1  # the block before the change: where its next block starts changed
+    if not timeline.ordered or resume < 0:
+        return compile_timeline(plan, assets)
+    assert plan.checkpoint == old.checkpoint
+    if any(a.start_us > b.start_us for a, b in pairwise(plan.blocks[resume:])):
+        return compile_timeline(plan, assets)
+    uses = dict(timeline.uses)
+    _count_uses(uses, [b.clip.key for b in old.blocks[position:]], -1)
+    _count_uses(uses, [b.clip.key for b in plan.blocks[position:]], 1)
+    kept = timeline.groups[: timeline.block_firsts[resume]]
+    builder = _Builder(plan, kept)
+    breaks = list(timeline.breaks[: bisect_left(timeline.break_starts, builder.time_us)])
+    return _laid_out(
+        plan,
+        assets,
+        builder,
+        list(range(resume, len(plan.blocks))),
+        breaks,
+        list(timeline.block_firsts[:resume]),
+        uses,
+        True,
+        timeline,
+    )
+
+
+def _count_uses(uses: dict[AssetKey, int], keys: list[AssetKey], step: int) -> None:
+    for key in keys:
+        count = uses.get(key, 0) + step
+        if count:
+            uses[key] = count
+        else:
+            del uses[key]
+
+
+def _laid_out(
+    plan: Plan,
+    assets: AssetLookup,
+    builder: _Builder,
+    order: list[int],
+    breaks: list[AdBreak],
+    firsts: list[int],
+    uses: dict[AssetKey, int],
+    ordered: bool,
+    previous: Timeline | None,
+) -> Timeline:
+    """Lay out the blocks `order` (indexes into plan.blocks, by start) from the builder's
+    cursor, then the endless tail, and describe the assets used; what `previous` already
+    derived for an asset version is reused."""
     channel = plan.channel
     where = f"channel {channel.id!r}"
+    resumed = len(builder.groups)
     slate = assets.get(channel.slate_key)
     if slate is None:
         raise PlanError(where, "slate", f"unknown {describe(channel.slate_key)}")
-    if any(index > 0 for index in slate.discontinuities):
+    if previous is None and any(index > 0 for index in slate.discontinuities):
         raise PlanError(where, "slate", "a slate must not contain EXT-X-DISCONTINUITY")
-    used = {key: assets[key] for key in plan.asset_keys() if key in assets}
-    for asset in used.values():
-        _check_asset(plan, asset, slate.container)
+    known = {} if previous is None else previous.renditions
+    used = {key: assets[key] for key in uses if key in assets}
+    for key, asset in used.items():
+        if key not in known:
+            _check_asset(plan, asset, slate.container)
 
-    builder = _Builder(plan)
     slate_pieces = [_Piece(slate, 0, slate.segment_count, "")]
-    breaks: list[AdBreak] = []
     if plan.filler:
         gap_kind = GroupKind.FILLER
         gap = [_clip_piece(c, assets, f"{where}: filler.{i}") for i, c in enumerate(plan.filler)]
     else:
         gap_kind, gap = GroupKind.SLATE, slate_pieces
-    blocks = sorted(enumerate(plan.blocks), key=lambda item: item[1].start_us)
-    for position, (index, block) in enumerate(blocks):
+    for position, index in enumerate(order):
+        block = plan.blocks[index]
         block_where = f"{where}: blocks.{index}"
         if block.start_us < plan.checkpoint.time_us:
             raise PlanError(block_where, "start", "is before the plan's checkpoint")
         piece = _clip_piece(block.clip, assets, block_where)
+        firsts.append(len(builder.groups))
         if builder.time_us < block.start_us:
             builder.fill(gap_kind, gap, block.start_us)
-        next_start = blocks[position + 1][1].start_us if position + 1 < len(blocks) else None
+        following = order[position + 1] if position + 1 < len(order) else None
+        next_start = None if following is None else plan.blocks[following].start_us
         _check_breaks(block, piece, block_where)
         builder.program(index, block, piece, slate_pieces, next_start, breaks)
     builder.add(gap_kind, gap, None)
 
     groups = tuple(builder.groups)
-    renditions = {a.key: map_renditions(channel.profile, a) for a in used.values()}
+    # the kept groups' numbers and breaks are reused, not walked again
+    msns = () if previous is None else previous.group_msns[:resumed]
+    starts = () if previous is None else previous.group_starts[:resumed]
+    renditions = {
+        key: known[key] if key in known else map_renditions(channel.profile, asset)
+        for key, asset in used.items()
+    }
+    old_tables = {} if previous is None else previous.tables
+    old_subtitles = {} if previous is None else previous.subtitles
     return Timeline(
         plan=plan,
         container=slate.container,
         independent_segments=all(a.independent_segments for a in used.values()),
         version=_playlist_version(list(used.values())),
         groups=groups,
-        group_msns=tuple(g.media_sequence for g in groups),
-        group_starts=tuple(g.start_us for g in groups),
+        group_msns=msns + tuple(g.media_sequence for g in groups[resumed:]),
+        group_starts=starts + tuple(g.start_us for g in groups[resumed:]),
         renditions=renditions,
-        tables={a.key: _tables(channel, a, renditions[a.key]) for a in used.values()},
+        tables={
+            key: old_tables[key] if key in old_tables else _tables(channel, a, renditions[key])
+            for key, a in used.items()
+        },
         subtitles={
-            a.key: tuple(a.track_for(spec, TrackType.SUBTITLES) for spec in channel.subtitle_tracks)
-            for a in used.values()
+            key: old_subtitles[key]
+            if key in old_subtitles
+            else tuple(a.track_for(spec, TrackType.SUBTITLES) for spec in channel.subtitle_tracks)
+            for key, a in used.items()
         },
         breaks=tuple(breaks),
         break_starts=tuple(b.start_us for b in breaks),
+        block_firsts=tuple(firsts),
+        uses=uses,
+        ordered=ordered,
     )
 
 

@@ -15,8 +15,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from common.clock import Clock, SystemClock
-from common.instants import UTC, from_us
+from common.instants import US_PER_S, UTC, from_us
 from common.loop_stall import LoopStalls, watch_loop
+from common.memory import collect_periodically, tune_garbage_collector
 from schedule_api.http.keys import CLOCK, CONTEXT, FEED, JOBS, METRICS, SETTINGS
 from schedule_api.http.middleware import middleware
 from schedule_api.ingest import ingest_session
@@ -66,7 +67,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     session = ingest_session(settings.allowed_sources)
     ctx = Context(store, Timelines(store), settings, app[METRICS], app[CLOCK], session)
     app[CONTEXT] = ctx
-    app[FEED] = FeedPages(store)
+    app[FEED] = FeedPages(store, app[CLOCK], settings.plan_lookahead_hours * 3600 * US_PER_S)
     app[JOBS] = set()
     interrupted = await interrupt_jobs(store, app[CLOCK].now_us())
     if interrupted:
@@ -82,13 +83,20 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     for task in running:
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
+    await app[FEED].close()
     await session.close()
     await engine.dispose()
 
 
-def create_app(settings: ScheduleSettings, *, clock: Clock | None = None) -> web.Application:
-    """The schedule service. Migrations run when the app starts."""
+def create_app(
+    settings: ScheduleSettings, *, clock: Clock | None = None, manage_memory: bool = False
+) -> web.Application:
+    """The schedule service. Migrations run when the app starts. manage_memory (for service
+    processes, not for tests sharing one interpreter): common/memory.py's collector policy."""
     app = web.Application(middlewares=[middleware], client_max_size=settings.max_body_bytes)
+    if manage_memory:
+        tune_garbage_collector()
+        app.cleanup_ctx.append(collect_periodically)
     app[SETTINGS] = settings
     app[CLOCK] = clock or SystemClock()
     app[METRICS] = Metrics()

@@ -27,7 +27,9 @@ class ScheduleSettings:
     RULES_INTERVAL_SECONDS (how often rules top up the schedule), PLAYBACK_BASE_URL (the
     engine's public URL, e.g. the CloudFront distribution, for the M3U channel list),
     PLAN_RETENTION_HOURS (plans sent to engines keep this much history; more than the
-    longest time-shift plus a window), KEEPALIVE_TIMEOUT_SECONDS (an idle connection, or one
+    longest time-shift plus a window), PLAN_LOOKAHEAD_HOURS (engines hold the schedule this
+    far ahead, and up to an hour more: how long they keep playing the schedule, not the
+    slate, when the schedule service is away), KEEPALIVE_TIMEOUT_SECONDS (an idle connection, or one
     that has not finished sending its request headers, is closed after this long),
     ALLOW_UNAUTHENTICATED_WRITES (1: listen beyond loopback without an API_KEY; refused
     otherwise, as anyone who can reach the port could then change the schedule).
@@ -47,6 +49,7 @@ class ScheduleSettings:
     lock_margin_seconds: int = 10
     rules_interval_seconds: int = 300
     plan_retention_hours: int = 26
+    plan_lookahead_hours: int = 6
     playback_base_url: str = "http://localhost:8000"
     keepalive_timeout_s: float = KEEPALIVE_TIMEOUT_S
     allow_unauthenticated_writes: bool = False
@@ -91,7 +94,7 @@ class ScheduleSettings:
         playback = (environ.get("PLAYBACK_BASE_URL") or "http://localhost:8000").rstrip("/")
         if not playback.startswith(("http://", "https://")):
             raise SettingsError(f"PLAYBACK_BASE_URL={playback!r}: must start with http(s)://")
-        return cls(
+        settings = cls(
             host=environ.get("HOST") or "0.0.0.0",
             port=env_integer(environ, "PORT", 8001, 0, 65535),
             database_url=url,
@@ -111,11 +114,18 @@ class ScheduleSettings:
             rules_interval_seconds=env_integer(environ, "RULES_INTERVAL_SECONDS", 300, 1, 86_400),
             playback_base_url=playback,
             plan_retention_hours=env_integer(environ, "PLAN_RETENTION_HOURS", 26, 2, 8760),
+            plan_lookahead_hours=env_integer(environ, "PLAN_LOOKAHEAD_HOURS", 6, 1, 8760),
             keepalive_timeout_s=env_integer(
                 environ, "KEEPALIVE_TIMEOUT_SECONDS", KEEPALIVE_TIMEOUT_S, 1, 3600
             ),
             allow_unauthenticated_writes=_flag(environ, "ALLOW_UNAUTHENTICATED_WRITES"),
         )
+        if settings.plan_lookahead_hours * 3600 <= settings.lock_margin_seconds:
+            raise SettingsError(
+                "PLAN_LOOKAHEAD_HOURS: must reach beyond LOCK_MARGIN_SECONDS (engines must hold "
+                "the part of the schedule that can no longer change)"
+            )
+        return settings
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

@@ -4,17 +4,21 @@ is what the engine parses, field for field, and both import the one definition."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 import engine.sync
+from engine.changes import PlanChange
 from engine.feed_format import (
     AssetIndexBatch,
+    PlanChangeModel,
     PlanFeed,
     asset_index_batch_json,
+    change_json,
     plan_feed_page,
 )
-from engine.model import Plan
+from engine.model import US_PER_S, Block, Break, Clip, Plan
 from engine.plan_format import AssetIndexModel, PlanModel, load_plan_directory
 from schedule_api.http.openapi import openapi_document
 from schedule_api.routes import OPERATIONS
@@ -23,34 +27,74 @@ from vchannel.samples import PLANS_DIR
 PLANS, ASSETS = load_plan_directory(PLANS_DIR)
 
 
+HORIZON_MS = 1_798_783_200_000
+
+
 def plan_feed_json(
-    revision: int, plans: list[Plan], deleted: list[str], next_after: str | None
+    revision: int,
+    plans: list[Plan],
+    changes: list[PlanChange],
+    deleted: list[str],
+    next_after: str | None,
 ) -> bytes:
     """A page as the PlanFeed model itself writes it: the reference for plan_feed_page."""
-    models = [PlanModel.from_core(plan) for plan in plans]
-    page = PlanFeed(revision=revision, plans=models, deleted=deleted, next_after=next_after)
-    return page.model_dump_json().encode()
-
-
-def test_a_feed_page_round_trips_every_plan() -> None:
-    plans = [plan for _path, plan in PLANS]
-    body = plan_feed_json(42, plans, ["gone"], "news")
-    page = PlanFeed.model_validate_json(body)
-    assert (page.revision, [m.to_core() for m in page.plans], page.deleted, page.next_after) == (
-        42,
-        plans,
-        ["gone"],
-        "news",
+    page = PlanFeed(
+        revision=revision,
+        horizon_ms=HORIZON_MS,
+        plans=[PlanModel.from_core(plan) for plan in plans],
+        changes=[PlanChangeModel.from_core(change) for change in changes],
+        deleted=deleted,
+        next_after=next_after,
     )
+    return page.model_dump_json(by_alias=True).encode()
+
+
+def _changes(plans: list[Plan]) -> list[PlanChange]:
+    """A change of each plan: a head at its checkpoint, then blocks with ad breaks."""
+    clip = Clip(*next(iter(ASSETS))[:1], title="t", version=next(iter(ASSETS))[1])
+    start = plans[0].checkpoint.time_us
+    blocks = tuple(
+        Block(start + i * 60 * US_PER_S, clip, f"e{i}", (Break(1, 5 * US_PER_S),))
+        for i in range(1, 4)
+    )
+    return [
+        PlanChange(
+            plan.channel.id,
+            plan.revision + 1,
+            replace(plan.checkpoint, time_us=start),
+            Block(start, clip, "first"),
+            start + 30 * US_PER_S,
+            blocks,
+        )
+        for plan in plans
+    ]
+
+
+def test_a_feed_page_round_trips_every_plan_and_change() -> None:
+    plans = [plan for _path, plan in PLANS]
+    changes = _changes(plans)
+    assert changes
+    body = plan_feed_json(42, plans, changes, ["gone"], "news")
+    page = PlanFeed.model_validate_json(body)
+    assert (
+        page.revision,
+        page.horizon_ms,
+        [m.to_core() for m in page.plans],
+        [m.to_core() for m in page.changes],
+        page.deleted,
+        page.next_after,
+    ) == (42, HORIZON_MS, plans, changes, ["gone"], "news")
 
 
 @pytest.mark.parametrize("next_after", ["news", None])
-def test_a_page_written_plan_by_plan_is_the_feed_models_page(next_after: str | None) -> None:
+def test_a_page_written_item_by_item_is_the_feed_models_page(next_after: str | None) -> None:
     plans = [plan for _path, plan in PLANS]
+    changes = _changes(plans)
     texts = [PlanModel.from_core(plan).model_dump_json() for plan in plans]
-    assert plan_feed_page(7, texts, ["gone"], next_after) == plan_feed_json(
-        7, plans, ["gone"], next_after
-    )
+    change_texts = [change_json(change) for change in changes]
+    assert plan_feed_page(
+        7, HORIZON_MS, texts, change_texts, ["gone"], next_after
+    ) == plan_feed_json(7, plans, changes, ["gone"], next_after)
 
 
 def test_spliced_asset_indexes_round_trip_as_the_batch_model() -> None:

@@ -19,10 +19,10 @@ from pathlib import Path
 from aiohttp import web
 
 from common.clock import SystemClock
+from common.memory import freeze_long_lived_objects, tune_garbage_collector
 from common.serving import serve, start, until_stopped
 from engine.app import create_app, load_timelines
 from engine.errors import PlanError
-from engine.memory import freeze_long_lived_objects, tune_garbage_collector
 from engine.settings import KEEPALIVE_TIMEOUT_S, EngineSettings, SettingsError
 from engine.timeline import Timeline
 from vchannel.demo import DEMO_CHANNEL, MULTI_CHANNEL, DemoError
@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             schedule_settings = ScheduleSettings.from_env(merged)
             schedule_settings.check_exposure()
             serve(
-                create_schedule_app(schedule_settings),
+                create_schedule_app(schedule_settings, manage_memory=True),
                 schedule_settings.host,
                 schedule_settings.port,
                 schedule_settings.keepalive_timeout_s,

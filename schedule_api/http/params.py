@@ -44,7 +44,7 @@ def optional_int(request: web.Request, name: str, low: int, high: int) -> int | 
     raw = request.query.get(name)
     if raw is None:
         return None
-    if not re.fullmatch(r"[0-9]{1,12}", raw):
+    if not re.fullmatch(r"[0-9]{1,15}", raw):
         raise Malformed(name, f"{raw[:40]!r} is not a whole number")
     value = int(raw)
     if not low <= value <= high:

@@ -7,6 +7,7 @@ import re
 from aiohttp import web
 
 from common.errors import Malformed
+from common.instants import LATEST_US
 from engine.feed_format import AssetIndexBatch, PlanFeed
 from engine.model import AssetKey
 from schedule_api.http.keys import CONTEXT, FEED
@@ -15,6 +16,8 @@ from schedule_api.http.params import SLUG, optional_int, query_int
 from schedule_api.routes.assets import IMMUTABLE
 from schedule_api.service.feed import PLAN_PAGE_SIZE, PageQuery, asset_index_batch
 
+MAX_WHOLE_PLANS = 100
+"""Channels one GET /plans?channel=... may ask for whole."""
 MAX_INDEX_KEYS = 100
 """Asset versions one GET /asset-indexes may ask for (the URL stays under 8 kB)."""
 
@@ -23,11 +26,21 @@ async def get_plans(request: web.Request) -> web.Response:
     after = request.query.get("after", "")
     if "after" in request.query and not re.fullmatch(SLUG, after):
         raise Malformed("after", f"{after[:80]!r} is not a channel id")
+    channels = request.query.getall("channel", [])
+    for channel in channels:
+        if not re.fullmatch(SLUG, channel):
+            raise Malformed("channel", f"{channel[:80]!r} is not a channel id")
+    if len(channels) > MAX_WHOLE_PLANS:
+        raise Malformed("channel", f"give at most {MAX_WHOLE_PLANS} (got {len(channels)})")
+    horizon_ms = optional_int(request, "horizon_ms", 0, LATEST_US // 1000)
     query = PageQuery(
         since=query_int(request, "since", 0, 0, 10**12),
         until=optional_int(request, "until", 0, 10**12),
         after=after,
         limit=query_int(request, "limit", PLAN_PAGE_SIZE, 1, PLAN_PAGE_SIZE),
+        held_us=query_int(request, "held_ms", 0, 0, LATEST_US // 1000) * 1000,
+        horizon_us=None if horizon_ms is None else horizon_ms * 1000,
+        channels=tuple(channels),
     )
     page = await request.app[FEED].page(query)
     return web.Response(
@@ -58,7 +71,8 @@ OPERATIONS = (
         "GET",
         "/plans",
         get_plans,
-        "Plan feed for engines: channels whose plan changed after a revision",
+        "Plan feed for engines: channels whose plan changed after a revision, as whole "
+        "plans or as changes of the plans held, up to a horizon that moves with time",
         200,
         PlanFeed,
         errors=(400,),
@@ -82,6 +96,28 @@ OPERATIONS = (
                 "limit",
                 {"type": "integer", "minimum": 1, "maximum": 1000},
                 "plans per page (default and most: 1000)",
+            ),
+            Query(
+                "held_ms",
+                {"type": "integer", "minimum": 0, "maximum": LATEST_US // 1000},
+                "the `horizon_ms` of the previous answer: the engine holds every block before it "
+                "(default 0: none)",
+            ),
+            Query(
+                "horizon_ms",
+                {"type": "integer", "minimum": 0, "maximum": LATEST_US // 1000},
+                "for the next page of one answer (or whole plans asked by `channel`): the "
+                "`horizon_ms` its first page returned",
+            ),
+            Query(
+                "channel",
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
+                    "maxItems": 100,
+                },
+                "the whole plans of these channels (channel=a&channel=b), for an engine that "
+                "cannot apply a change; deleted ones are listed as deleted",
             ),
         ),
         tag="plans",

@@ -92,7 +92,7 @@ async def create(store: Store, body: models.ChannelCreate, now_us: int) -> Chann
         raise Invalid("audio_tracks", f"the slate {mismatch}")
     async with store.write() as connection:
         await channel_rows.insert(connection, row)
-        await channel_rows.record_change(connection, row.id, now_us)
+        await channel_rows.record_change(connection, row.id, now_us, reach_us=None)
     return row
 
 
@@ -154,14 +154,16 @@ async def update(
             raise Invalid(field, error.reason) from None
     async with store.write() as connection:
         await channel_rows.change(connection, channel_id, {**changes, "updated_us": now_us})
-        await channel_rows.record_change(connection, channel_id, now_us)
+        await channel_rows.record_change(connection, channel_id, now_us, reach_us=None)
         return await channel_rows.get(connection, channel_id)
 
 
 async def delete(store: Store, channel_id: str, now_us: int) -> None:
     async with store.write() as connection:
         await channel_rows.delete(connection, channel_id)
-        await channel_rows.record_change(connection, channel_id, now_us, deleted=True)
+        await channel_rows.record_change(
+            connection, channel_id, now_us, reach_us=None, deleted=True
+        )
 
 
 async def require(store: Store, channel_id: str) -> None:

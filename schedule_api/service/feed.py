@@ -8,7 +8,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.feed_format import asset_index_batch_json, plan_feed_page
+from common.clock import Clock
+from common.instants import US_PER_S
+from engine.changes import PlanChange
+from engine.feed_format import asset_index_batch_json, change_json, plan_feed_page
 from engine.model import AssetKey, Plan
 from engine.plan_format import PlanModel
 from schedule_api.service.plans import read_plans
@@ -16,24 +19,42 @@ from schedule_api.store import Store
 from schedule_api.store import assets as asset_rows
 from schedule_api.store import channels as channel_rows
 from schedule_api.store import plans as plan_rows
+from schedule_api.store.plans import Reach
 
 PLAN_PAGE_SIZE = 1000
 """Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
-FEED_PAGE_BYTES = 4 * 1_048_576
+FEED_PAGE_BYTES = 1_048_576
 """A page of the plan feed is cut after the plan that would take it past this size (a single
-larger plan goes alone), so that neither side holds hundreds of megabytes at once."""
+larger plan goes alone), so that neither side holds hundreds of megabytes at once, and an
+engine parses a page in one go (pydantic holds the interpreter for the whole page) in tens of
+milliseconds, not hundreds."""
 FEED_PAGE_CACHE = 16
 """Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
 
 
+HORIZON_STEP_US = 3600 * US_PER_S
+"""The feed's horizon moves in steps of an hour: engines receive the next hour of every
+channel once an hour, not a sliver on every poll."""
+
+
+def horizon_us(now_us: int, lookahead_us: int) -> int:
+    """The feed's horizon at an instant: the first step boundary after now + lookahead."""
+    return ((now_us + lookahead_us) // HORIZON_STEP_US + 1) * HORIZON_STEP_US
+
+
 @dataclass(frozen=True, slots=True)
 class PageQuery:
-    """One page of one answer: the changes in (since, until], channels after `after`."""
+    """One page of one answer: the changes in (since, until], channels after `after`, for an
+    engine that holds every block before held_us; `horizon_us` pins the answer's horizon
+    (later pages of one answer), `channels` asks for these channels' whole plans."""
 
     since: int
     until: int | None
     after: str
     limit: int
+    held_us: int = 0
+    horizon_us: int | None = None
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,15 +62,36 @@ class PlanPage:
     """One page of the plan feed, before it is written as JSON."""
 
     revision: int
+    horizon_us: int
     plans: list[Plan]
+    changes: list[PlanChange]
     deleted: list[str]
     next_after: str | None
     """More changed channels follow this id (ask again with it as `after`), or None."""
 
 
-async def changed_plans(store: Store, query: PageQuery) -> PlanPage:
+def _change(plan: Plan, reach: Reach | None, held_us: int, horizon: int) -> PlanChange:
+    """The plan as a change of the one held: the blocks from the earliest instant changed (or
+    the held horizon, if earlier) to the horizon, and the plan's first program if it begins
+    at the checkpoint (a compacted plan's does: an engine whose checkpoint is older starts
+    its plan there)."""
+    from_us = held_us if reach is None else min(reach.reach_us, held_us)
+    first = plan.blocks[0] if plan.blocks else None
+    at_checkpoint = first is not None and first.start_us == plan.checkpoint.time_us
+    return PlanChange(
+        channel_id=plan.channel.id,
+        revision=plan.revision,
+        checkpoint=plan.checkpoint,
+        head=first if at_checkpoint and first is not None and first.event_id else None,
+        from_us=from_us,
+        blocks=tuple(b for b in plan.blocks if from_us <= b.start_us < horizon),
+    )
+
+
+async def changed_plans(store: Store, query: PageQuery, horizon: int) -> PlanPage:
     """The plans of the channels changed after revision `since` (up to `until`, default the
-    latest), by channel id after `after`, at most `limit`.
+    latest), by channel id after `after`, at most `limit`, cut at the horizon: whole for an
+    engine that does not hold them, as changes for one that does.
 
     The latest revision is read first: a write that commits meanwhile is either in the answer
     or after the revision returned, so the next poll gets it. Later pages of the same poll
@@ -59,67 +101,126 @@ async def changed_plans(store: Store, query: PageQuery) -> PlanPage:
         latest = await plan_rows.latest_revision(connection)
         if query.until is not None:
             latest = min(latest, query.until)
-        if latest <= query.since:
-            return PlanPage(latest, [], [], None)
-        changed = await plan_rows.changed(
-            connection, query.since, latest, query.after, query.limit + 1
+        extending = horizon > query.held_us
+        if query.channels:
+            listed, following = sorted(set(query.channels)), None
+        elif query.since == 0 or extending:
+            listed = await plan_rows.every_id(
+                connection, query.since, latest, query.after, query.limit + 1
+            )
+            following = listed[query.limit - 1] if len(listed) > query.limit else None
+            listed = listed[: query.limit]
+        elif latest > query.since:
+            listed = await plan_rows.changed(
+                connection, query.since, latest, query.after, query.limit + 1, horizon
+            )
+            following = listed[query.limit - 1] if len(listed) > query.limit else None
+            listed = listed[: query.limit]
+        else:
+            return PlanPage(latest, horizon, [], [], [], None)
+        rows = await channel_rows.some(connection, listed)
+        reaches = (
+            {}
+            if query.since == 0
+            else await plan_rows.reaches(connection, query.since, latest, listed)
         )
-        following = changed[query.limit - 1] if len(changed) > query.limit else None
-        changed = changed[: query.limit]
-        rows = await channel_rows.some(connection, changed)
-        plans = await read_plans(connection, [rows[i] for i in changed if i in rows])
-    return PlanPage(latest, plans, [i for i in changed if i not in rows], following)
+        sent_whole = {
+            i
+            for i in listed
+            if query.since == 0 or query.channels or (i in reaches and reaches[i].whole)
+        }
+        whole = [rows[i] for i in listed if i in rows and i in sent_whole]
+        partial = [rows[i] for i in listed if i in rows and i not in sent_whole]
+        plans = await read_plans(connection, whole, before_us=horizon)
+        lowest = min(
+            [query.held_us, *(reaches[row.id].reach_us for row in partial if row.id in reaches)]
+        )
+        changed = await read_plans(connection, partial, from_us=lowest, before_us=horizon)
+    changes = [
+        _change(plan, reaches.get(plan.channel.id), query.held_us, horizon) for plan in changed
+    ]
+    deleted = [i for i in listed if i not in rows]
+    return PlanPage(latest, horizon, plans, changes, deleted, following)
 
 
 def bounded_page(page: PlanPage, max_bytes: int) -> bytes:
-    """The page as GET /plans answers it, cut after the last plan that keeps it within
-    max_bytes (a single larger plan goes alone): the channels after the cut, deleted ones
-    included, come on the next page (`next_after`). CPU only: runs in a worker thread."""
-    texts = [PlanModel.from_core(plan).model_dump_json() for plan in page.plans]
-    by_id = dict(zip((plan.channel.id for plan in page.plans), texts, strict=True))
-    order = sorted([*by_id, *page.deleted])
+    """The page as GET /plans answers it, cut after the last plan or change that keeps it
+    within max_bytes (a single larger one goes alone): the channels after the cut, deleted
+    ones included, come on the next page (`next_after`). CPU only: runs in a worker thread."""
+    plans = {p.channel.id: PlanModel.from_core(p).model_dump_json() for p in page.plans}
+    changes = {c.channel_id: change_json(c) for c in page.changes}
+    order = sorted([*plans, *changes, *page.deleted])
     kept: list[str] = []
     size = 0
+    horizon_ms = page.horizon_us // 1000
     for channel_id in order:
-        size += len(by_id.get(channel_id, channel_id)) + 1
+        size += len(plans.get(channel_id) or changes.get(channel_id) or channel_id) + 1
         if kept and size > max_bytes:
             return plan_feed_page(
                 page.revision,
-                [by_id[i] for i in kept if i in by_id],
-                [i for i in kept if i not in by_id],
+                horizon_ms,
+                [plans[i] for i in kept if i in plans],
+                [changes[i] for i in kept if i in changes],
+                [i for i in kept if i not in plans and i not in changes],
                 kept[-1],
             )
         kept.append(channel_id)
-    return plan_feed_page(page.revision, texts, page.deleted, page.next_after)
+    return plan_feed_page(
+        page.revision,
+        horizon_ms,
+        list(plans.values()),
+        list(changes.values()),
+        page.deleted,
+        page.next_after,
+    )
 
 
-async def plan_page(store: Store, query: PageQuery) -> tuple[bytes, int]:
+async def plan_page(store: Store, query: PageQuery, horizon: int) -> tuple[bytes, int]:
     """A page of the plan feed as JSON (at most FEED_PAGE_BYTES but for a single larger
     plan), and the revision it answers for."""
-    page = await changed_plans(store, query)
+    page = await changed_plans(store, query, horizon)
     return await asyncio.to_thread(bounded_page, page, FEED_PAGE_BYTES), page.revision
 
 
 class FeedPages:
-    """Pages of the plan feed, kept while no plan has changed (the latest revision is part of
-    the key) and built once: every engine replica and worker cold-starting reads the same
-    pages at the same moment, and the requests that come while a page is built wait for it."""
+    """Pages of the plan feed, kept while no plan has changed (the latest revision and the
+    horizon are part of the key) and built once: every engine replica and worker
+    cold-starting reads the same pages at the same moment, and the requests that come while a
+    page is built wait for it."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock, lookahead_us: int) -> None:
         self.store = store
-        self._pages: OrderedDict[tuple[PageQuery, int], bytes] = OrderedDict()
-        self._builds: dict[tuple[PageQuery, int], asyncio.Future[tuple[bytes, int]]] = {}
+        self.clock = clock
+        self.lookahead_us = lookahead_us
+        self._pages: OrderedDict[tuple[PageQuery, int, int], bytes] = OrderedDict()
+        self._builds: dict[tuple[PageQuery, int, int], asyncio.Future[tuple[bytes, int]]] = {}
+
+    async def close(self) -> None:
+        """Stop the page builds still running (their readers went away), so that no database
+        connection outlives the service."""
+        builds = list(self._builds.values())
+        for build in builds:
+            build.cancel()
+        await asyncio.gather(*builds, return_exceptions=True)
+
+    def horizon(self, query: PageQuery) -> int:
+        """The answer's horizon: pinned by the query, else the feed's (never behind what the
+        engine holds)."""
+        if query.horizon_us is not None:
+            return query.horizon_us
+        return max(horizon_us(self.clock.now_us(), self.lookahead_us), query.held_us)
 
     async def page(self, query: PageQuery) -> bytes:
         async with self.store.read() as connection:
             latest = await plan_rows.latest_revision(connection)
-        key = (query, latest)
+        horizon = self.horizon(query)
+        key = (query, latest, horizon)
         body = self._pages.get(key)
         if body is not None:
             return body
         build = self._builds.get(key)
         if build is None:
-            build = self._builds[key] = asyncio.ensure_future(plan_page(self.store, query))
+            build = self._builds[key] = asyncio.ensure_future(plan_page(self.store, query, horizon))
             build.add_done_callback(lambda _: self._builds.pop(key, None))
         # shielded: a client that goes away does not cancel the build the others wait for
         built, revision = await asyncio.shield(build)

@@ -18,10 +18,22 @@ async def materialise_rules(ctx: Context) -> int:
     return created
 
 
+COMPACTION_SLACK_US = 6 * 3600 * US_PER_S
+"""A plan is compacted once it holds this much more history than it must keep: each channel
+moves its checkpoint a few times a day, not after every program (each move is a plan change
+every engine applies)."""
+
+
 async def compact_plans(ctx: Context) -> int:
-    """Move every channel's plan start up to the retention limit; how many moved."""
+    """Move the plan start of every channel holding more than the retention plus
+    COMPACTION_SLACK_US of history up to the retention limit; how many moved."""
     retention = ctx.settings.plan_retention_hours * 3600 * US_PER_S
-    moved = await plans.compact_plans(ctx.store, now_us=ctx.clock.now_us(), retention_us=retention)
+    moved = await plans.compact_plans(
+        ctx.store,
+        now_us=ctx.clock.now_us(),
+        retention_us=retention,
+        slack_us=COMPACTION_SLACK_US,
+    )
     ctx.metrics.compactions.inc(moved)
     return moved
 

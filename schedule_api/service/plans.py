@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import NotFound
-from common.instants import US_PER_S
+from common.instants import LATEST_US, US_PER_S
 from engine.compaction import compaction_point
 from engine.model import Plan
 from engine.timeline import Timeline, compile_timeline
@@ -27,15 +27,22 @@ TIMELINE_CACHE_SIZE = 64
 
 
 async def read_plans(
-    connection: AsyncConnection, channels: Sequence[ChannelRow], full: bool = False
+    connection: AsyncConnection,
+    channels: Sequence[ChannelRow],
+    full: bool = False,
+    *,
+    from_us: int | None = None,
+    before_us: int | None = None,
 ) -> list[Plan]:
     """The channels' plans as engines get them, in two queries whatever their number; the
-    plans are built in a worker thread (a page of 1,000 long plans is millions of objects)."""
+    plans are built in a worker thread (a page of 1,000 long plans is millions of objects).
+    With from_us, only the blocks from then on (and the compacted plan's first program);
+    with before_us, only those starting before it (the feed's horizon)."""
     if not channels:
         return []
     ids = [channel.id for channel in channels]
     revisions = await plan_rows.revisions(connection, ids)
-    events = await plan_rows.plan_events(connection, ids, full)
+    events = await plan_rows.plan_events(connection, ids, full, from_us, before_us)
 
     def build() -> list[Plan]:
         return [
@@ -72,14 +79,16 @@ class Timelines:
         return timeline
 
 
-async def compaction_candidates(store: Store, *, now_us: int, retention_us: int) -> list[str]:
+async def compaction_candidates(
+    store: Store, *, now_us: int, retention_us: int, slack_us: int = 0
+) -> list[str]:
     """The channels whose plan may compact now (compact_plan decides): those with a program
     scheduled after their plan's start and at least retention_us ago. A program never begins
     to air before its scheduled start, and compact_plan keeps at least retention_us, so no
     channel that can compact is left out; one query, so a pass over 10,000 channels with
     nothing to compact costs milliseconds, not 10,000 plan compilations."""
     async with store.read() as connection:
-        return await plan_rows.compaction_candidates(connection, now_us, retention_us)
+        return await plan_rows.compaction_candidates(connection, now_us, retention_us, slack_us)
 
 
 async def compact_plan(store: Store, channel_id: str, *, now_us: int, retention_us: int) -> bool:
@@ -99,14 +108,21 @@ async def compact_plan(store: Store, channel_id: str, *, now_us: int, retention_
         if point is None:
             return False
         await plan_rows.set_compaction(connection, channel_id, point)
-        await channel_rows.record_change(connection, channel_id, now_us)
+        # no block changes: engines drop what lies before the new checkpoint
+        await channel_rows.record_change(
+            connection, channel_id, now_us, reach_us=LATEST_US, moved=True
+        )
     return True
 
 
-async def compact_plans(store: Store, *, now_us: int, retention_us: int) -> int:
-    """Compact every channel that can (the scheduler job); how many moved."""
+async def compact_plans(store: Store, *, now_us: int, retention_us: int, slack_us: int = 0) -> int:
+    """Compact every channel that can and whose plan holds more than retention_us + slack_us
+    of history (the scheduler job); how many moved."""
     moved = 0
-    for channel_id in await compaction_candidates(store, now_us=now_us, retention_us=retention_us):
+    candidates = await compaction_candidates(
+        store, now_us=now_us, retention_us=retention_us, slack_us=slack_us
+    )
+    for channel_id in candidates:
         try:
             if await compact_plan(store, channel_id, now_us=now_us, retention_us=retention_us):
                 moved += 1

@@ -28,8 +28,8 @@ from schedule_api.store import rules as rule_rows
 from schedule_api.store.rows import ChannelRow, EventRow, RuleRow
 
 log = logging.getLogger("vchannel.schedule")
-MATERIALISE_STEP_US = 2 * 3600 * 1_000_000
-"""How much schedule one rule materialisation transaction fills (at most 360 events of
+MATERIALISE_STEP_US = 3600 * 1_000_000
+"""How much schedule one rule materialisation transaction fills (at most 180 events of
 20 s items): the write lock is held for milliseconds, not minutes."""
 
 
@@ -185,7 +185,7 @@ async def preview(
         channel = await channel_rows.get(connection, channel_id)
         earliest = now_us + margin_us + edit_reach_us(core_channel(channel))
         rule = await _core_rule(store, connection, channel, "preview", request, start, True)
-        busy = await event_rows.busy(connection, channel_id, earliest)
+        busy = await event_rows.busy(connection, channel_id, earliest, now_us + horizon_us)
     return rules.materialise(
         rule, rules.Cursor(start), busy, earliest, now_us + horizon_us
     ).placements
@@ -217,7 +217,7 @@ async def delete(
         )
         await rule_rows.delete(connection, rule_id)
         if removed:
-            await channel_rows.record_change(connection, channel_id, now_us)
+            await channel_rows.record_change(connection, channel_id, now_us, reach_us=earliest)
     return removed
 
 
@@ -273,33 +273,43 @@ async def _materialise(
     until = min(horizon, begin + MATERIALISE_STEP_US)
     request = RuleRequest(row.kind, row.spec, row.start_us)
     rule = await _core_rule(store, connection, channel, row.id, request, row.start_us, False)
-    busy = await event_rows.busy(connection, channel_id, earliest)
-    result = rules.materialise(rule, cursor, busy, earliest, until)
-    for placement in result.placements:
-        asset = placement.asset
-        event = EventRow(
-            id=new_event_id(),
-            channel_id=channel_id,
-            asset_id=asset.id,
-            asset_version=asset.version,
-            start_us=placement.start_us,
-            duration_us=placement.duration_us,
-            first_segment=0,
-            end_segment=placement.end_segment,
-            clip_in_us=None,
-            clip_out_us=placement.clip_us if placement.cut else None,
-            title="",
-            breaks=breaks_json(placement.breaks, asset, 0),
-            rule_id=rule_id,
-            occurrence=placement.occurrence,
-            created_us=now_us,
-            updated_us=now_us,
-        )
-        await event_rows.insert_raw(connection, event)
+    busy = await event_rows.busy(connection, channel_id, max(begin, earliest), until)
+
+    def place() -> tuple[rules.Result, list[tuple[Any, ...]]]:
+        result = rules.materialise(rule, cursor, busy, earliest, until)
+        events = [_rule_event(channel_id, rule_id, p, now_us) for p in result.placements]
+        return result, [event_rows.insert_parameters(event) for event in events]
+
+    # hundreds of items per step for short ones: placed off the event loop
+    result, events = await asyncio.to_thread(place)
+    await event_rows.insert_many(connection, events)
     await rule_rows.advance(connection, rule_id, result.cursor.to_json(), now_us)
     if result.placements:
-        await channel_rows.record_change(connection, channel_id, now_us)
+        reach = min(placement.start_us for placement in result.placements)
+        await channel_rows.record_change(connection, channel_id, now_us, reach_us=reach)
     return result.placements, until >= horizon
+
+
+def _rule_event(channel_id: str, rule_id: str, placement: rules.Placement, now_us: int) -> EventRow:
+    asset = placement.asset
+    return EventRow(
+        id=new_event_id(),
+        channel_id=channel_id,
+        asset_id=asset.id,
+        asset_version=asset.version,
+        start_us=placement.start_us,
+        duration_us=placement.duration_us,
+        first_segment=0,
+        end_segment=placement.end_segment,
+        clip_in_us=None,
+        clip_out_us=placement.clip_us if placement.cut else None,
+        title="",
+        breaks=breaks_json(placement.breaks, asset, 0),
+        rule_id=rule_id,
+        occurrence=placement.occurrence,
+        created_us=now_us,
+        updated_us=now_us,
+    )
 
 
 async def materialise_all(store: Store, *, now_us: int, margin_us: int) -> tuple[int, int, int]:

@@ -157,9 +157,11 @@ async def write_events(store: Store, write: EventWrite) -> list[EventRow]:
         channel = await channel_rows.get(connection, write.channel_id)
         reach = edit_reach_us(core_channel(channel))
         touched: list[int] = []
+        moved_from: list[int] = []
         if write.updating is not None:
             old = await event_rows.get(connection, write.channel_id, write.updating)
             touched.append(old.start_us)
+            moved_from.append(old.start_us)
         placed = [await _place(store, connection, channel, s, write.now_us) for s in write.specs]
         spans = [Span(p.id, p.start_us, p.duration_us) for p in placed]
         check_no_overlap_within(spans)
@@ -186,7 +188,10 @@ async def write_events(store: Store, write: EventWrite) -> list[EventRow]:
                 shortened.append(cut)
         touched += [existing[i].start_us for i in deleted]
         check_lock_horizon(touched, write.now_us, write.margin_us, reach)
-        await _commit(connection, write, deleted, shortened, placed)
+        # the blocks changed: the placed ones, the deleted and shortened ones, the one moved
+        starts = [event.start_us for event in (*placed, *shortened)]
+        starts += [existing[i].start_us for i in deleted] + moved_from
+        await _commit(connection, write, deleted, shortened, placed, min(starts))
         return [await event_rows.get(connection, write.channel_id, p.id) for p in placed]
 
 
@@ -196,6 +201,7 @@ async def _commit(
     deleted: list[str],
     shortened: list[EventRow],
     placed: list[EventRow],
+    reach_us: int,
 ) -> None:
     await event_rows.delete(connection, deleted)
     for event in shortened:
@@ -205,7 +211,7 @@ async def _commit(
             await event_rows.save(connection, replace(event, id=write.updating))
         else:
             await event_rows.insert(connection, event)
-    await channel_rows.record_change(connection, write.channel_id, write.now_us)
+    await channel_rows.record_change(connection, write.channel_id, write.now_us, reach_us=reach_us)
 
 
 async def delete_event(
@@ -218,7 +224,7 @@ async def delete_event(
         reach = edit_reach_us(core_channel(channel))
         check_lock_horizon([event.start_us], now_us, margin_us, reach, "id")
         await event_rows.delete(connection, [event_id])
-        await channel_rows.record_change(connection, channel_id, now_us)
+        await channel_rows.record_change(connection, channel_id, now_us, reach_us=event.start_us)
 
 
 async def event_spec(store: Store, channel_id: str, event_id: str) -> EventSpec:

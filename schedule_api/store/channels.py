@@ -15,11 +15,20 @@ from schedule_api.store.rows import ChannelRow, typed, values
 
 
 async def record_change(
-    connection: AsyncConnection, channel_id: str, now_us: int, deleted: bool = False
+    connection: AsyncConnection,
+    channel_id: str,
+    now_us: int,
+    *,
+    reach_us: int | None,
+    moved: bool = False,
+    deleted: bool = False,
 ) -> None:
-    """Append a plan revision for the channel (every plan write does, in its transaction)."""
+    """Append a plan revision for the channel (every plan write does, in its transaction):
+    reach_us is the earliest start of a block the write changed (None: the whole plan)."""
     await connection.execute(
-        db.changes.insert().values(channel_id=channel_id, deleted=deleted, at_us=now_us)
+        db.changes.insert().values(
+            channel_id=channel_id, deleted=deleted, at_us=now_us, reach_us=reach_us, moved=moved
+        )
     )
 
 

@@ -120,9 +120,14 @@ changes = sa.Table(
     sa.Column("channel_id", sa.String(63), nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("at_us", sa.BigInteger, nullable=False),
+    sa.Column("reach_us", sa.BigInteger, nullable=True),
+    sa.Column("moved", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 """One row per write that changed a channel's plan; a channel's plan revision is its latest
-row. Writers are serialised, so revisions are committed in increasing order."""
+row. Writers are serialised, so revisions are committed in increasing order. `reach_us` is
+the earliest start of a block the write added, removed or changed (NULL: the whole plan, as
+when a channel is created or reconfigured); `moved`: the write moved the plan's checkpoint
+(compaction) and changed no block."""
 
 ingest_jobs = sa.Table(
     "ingest_jobs",

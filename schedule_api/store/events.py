@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -62,19 +65,53 @@ async def meeting(
     return [typed(EventRow, row) for row in rows]
 
 
-async def busy(connection: AsyncConnection, channel_id: str, from_us: int) -> list[tuple[int, int]]:
-    """(start, end) of the channel's events that end after from_us."""
-    rows = await connection.execute(
-        sa.select(_e.start_us, _e.duration_us).where(
-            (_e.channel_id == channel_id) & (_e.start_us + _e.duration_us > from_us)
-        )
-    )
-    return [(row.start_us, row.start_us + row.duration_us) for row in rows]
+async def busy(
+    connection: AsyncConnection, channel_id: str, from_us: int, until_us: int
+) -> list[tuple[int, int]]:
+    """(start, end) of the channel's events that a rule placing items from from_us to
+    until_us can meet: those that overlap [from_us, until_us), and the first one after. A
+    channel's events never overlap, so only the last one starting before from_us can reach
+    into it. Three indexed queries: their cost does not grow with the channel's schedule."""
+    here = _e.channel_id == channel_id
+    columns = (_e.start_us, _e.duration_us)
+    before = sa.select(*columns).where(here & (_e.start_us < from_us))
+    within = sa.select(*columns).where(here & (_e.start_us >= from_us) & (_e.start_us < until_us))
+    after = sa.select(*columns).where(here & (_e.start_us >= until_us))
+    rows = [
+        *(await connection.execute(before.order_by(_e.start_us.desc()).limit(1))),
+        *(await connection.execute(within)),
+        *(await connection.execute(after.order_by(_e.start_us).limit(1))),
+    ]
+    return [
+        (row.start_us, row.start_us + row.duration_us)
+        for row in rows
+        if row.start_us + row.duration_us > from_us
+    ]
 
 
 async def insert_raw(connection: AsyncConnection, event: EventRow) -> None:
     """Insert an event; a taken id or rule occurrence raises IntegrityError."""
     await connection.execute(db.events.insert().values(**values(event, leave_out=("asset_title",))))
+
+
+_COLUMNS = tuple(column.name for column in db.events.c)
+
+
+def insert_parameters(event: EventRow) -> tuple[Any, ...]:
+    """An event as the driver's parameters for insert_many, in column order (CPU only: a
+    rule step prepares hundreds of them in a worker thread)."""
+    return tuple(
+        json.dumps(event.breaks) if name == "breaks" else getattr(event, name) for name in _COLUMNS
+    )
+
+
+async def insert_many(connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert events given as insert_parameters, in one driver-level statement (SQLAlchemy's
+    own parameter processing of hundreds of rows would run on the event loop); a taken id or
+    rule occurrence raises IntegrityError."""
+    if rows:
+        statement = db.events.insert().compile(dialect=connection.dialect, column_keys=_COLUMNS)
+        await connection.exec_driver_sql(str(statement), rows)
 
 
 async def insert(connection: AsyncConnection, event: EventRow) -> None:

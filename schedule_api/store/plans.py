@@ -3,11 +3,14 @@ start, and the compaction point."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.instants import LATEST_US
 from engine.compaction import CompactionPoint
 from schedule_api.store import db
 from schedule_api.store.rows import EventRow, typed
@@ -31,27 +34,86 @@ async def revisions(connection: AsyncConnection, ids: Sequence[str]) -> dict[str
     return {channel_id: int(revision) for channel_id, revision in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What the changes of one channel in a range of revisions touched."""
+
+    whole: bool
+    """Some change was to the whole plan (the channel was created or reconfigured)."""
+    moved: bool
+    """Some change moved the plan's checkpoint."""
+    reach_us: int
+    """The earliest block start changed (LATEST_US: none)."""
+
+
+def _in_range(since: int, until: int) -> sa.ColumnElement[bool]:
+    return (_c.revision > since) & (_c.revision <= until)
+
+
+_whole = sa.func.count() > sa.func.count(_c.reach_us)
+_moved = sa.func.max(sa.case((_c.moved, 1), else_=0)) > 0
+_earliest = sa.func.min(_c.reach_us)
+
+
 async def changed(
-    connection: AsyncConnection, since: int, until: int, after: str, limit: int
+    connection: AsyncConnection, since: int, until: int, after: str, limit: int, before_us: int
 ) -> list[str]:
-    """Ids of the channels changed in revisions (since, until], by id after `after`, at most
-    `limit` of them."""
+    """Ids of the channels changed in revisions (since, until] in a way that matters before
+    before_us (the whole plan, the checkpoint, or a block starting before it), by id after
+    `after`, at most `limit` of them."""
     rows = await connection.execute(
         sa.select(_c.channel_id)
-        .where((_c.revision > since) & (_c.revision <= until) & (_c.channel_id > after))
+        .where(_in_range(since, until) & (_c.channel_id > after))
         .group_by(_c.channel_id)
+        .having(_whole | _moved | (_earliest < before_us))
         .order_by(_c.channel_id)
         .limit(limit)
     )
     return [row.channel_id for row in rows]
 
 
+async def every_id(
+    connection: AsyncConnection, since: int, until: int, after: str, limit: int
+) -> list[str]:
+    """Ids of every channel, and of those deleted in revisions (since, until], by id after
+    `after`, at most `limit` of them."""
+    ids = sa.union(
+        sa.select(_ch.id.label("id")).where(_ch.id > after),
+        sa.select(_c.channel_id.label("id")).where(
+            _in_range(since, until) & _c.deleted & (_c.channel_id > after)
+        ),
+    ).subquery()
+    rows = await connection.execute(sa.select(ids.c.id).order_by(ids.c.id).limit(limit))
+    return [row.id for row in rows]
+
+
+async def reaches(
+    connection: AsyncConnection, since: int, until: int, ids: Sequence[str]
+) -> dict[str, Reach]:
+    """What the changes in revisions (since, until] touched, for the channels among `ids`
+    that have any."""
+    rows = await connection.execute(
+        sa.select(_c.channel_id, _whole, _moved, _earliest)
+        .where(_in_range(since, until) & _c.channel_id.in_(ids))
+        .group_by(_c.channel_id)
+    )
+    return {
+        channel_id: Reach(bool(whole), bool(moved), LATEST_US if reach is None else int(reach))
+        for channel_id, whole, moved, reach in rows
+    }
+
+
 async def plan_events(
-    connection: AsyncConnection, ids: Sequence[str], full: bool
+    connection: AsyncConnection,
+    ids: Sequence[str],
+    full: bool,
+    from_us: int | None = None,
+    before_us: int | None = None,
 ) -> dict[str, list[EventRow]]:
     """The events of each channel by start, from its compaction event on (with `full`, from
     its creation): one query whatever the number of channels, the compaction event's start
-    joined in."""
+    joined in. With from_us, only the events starting then or later, and the compaction
+    event; with before_us, only those starting before it."""
     point = db.events.alias("point")
     query = (
         sa.select(db.events)
@@ -65,17 +127,28 @@ async def plan_events(
     )
     if not full:
         query = query.where(sa.or_(point.c.start_us.is_(None), _e.start_us >= point.c.start_us))
-    found: dict[str, list[EventRow]] = {channel_id: [] for channel_id in ids}
-    for row in await connection.execute(query):
-        found[row.channel_id].append(typed(EventRow, row))
-    return found
+    if from_us is not None:
+        query = query.where((_e.start_us >= from_us) | (_e.id == _ch.compact_event_id))
+    if before_us is not None:
+        query = query.where(_e.start_us < before_us)
+    rows = (await connection.execute(query)).all()
+
+    def group() -> dict[str, list[EventRow]]:
+        found: dict[str, list[EventRow]] = {channel_id: [] for channel_id in ids}
+        for row in rows:
+            found[row.channel_id].append(typed(EventRow, row))
+        return found
+
+    # tens of thousands of rows for a page of long plans: not on the event loop
+    return await asyncio.to_thread(group)
 
 
 async def compaction_candidates(
-    connection: AsyncConnection, now_us: int, retention_us: int
+    connection: AsyncConnection, now_us: int, retention_us: int, slack_us: int = 0
 ) -> list[str]:
     """The channels with a program scheduled after their plan's start and at least
-    retention_us ago (the only ones whose plan can compact)."""
+    retention_us ago (the only ones whose plan can compact), whose plan starts more than
+    retention_us + slack_us ago."""
     point = db.events.alias("point")
     query = (
         sa.select(_ch.id)
@@ -87,6 +160,9 @@ async def compaction_candidates(
         )
         .where(_e.start_us <= now_us - retention_us)
         .where(_e.start_us > sa.func.coalesce(point.c.start_us, _ch.checkpoint_us))
+        .where(
+            sa.func.coalesce(point.c.start_us, _ch.checkpoint_us) < now_us - retention_us - slack_us
+        )
         .order_by(_ch.id)
     )
     return [row.id for row in await connection.execute(query)]

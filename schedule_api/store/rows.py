@@ -4,7 +4,9 @@ wire models dump (engine/plan_format.py for profile, tracks and ad markers)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -12,10 +14,15 @@ import sqlalchemy as sa
 _Row = TypeVar("_Row")
 
 
+@cache
+def _names(kind: Hashable) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(kind))  # type: ignore[arg-type]
+
+
 def typed(kind: type[_Row], row: sa.Row[Any]) -> _Row:
     """A database row as the dataclass `kind` (columns it does not name are left out)."""
     mapping = row._mapping
-    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    names = _names(kind)  # type: ignore[arg-type]
     return kind(**{name: mapping[name] for name in names if name in mapping})
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from common import memory as engine_memory
 from common.clock import ManualClock
 from common.instants import to_us
-from engine import memory as engine_memory
 from engine.app import create_app, load_timelines
 from engine.channels import Channels
 from engine.model import US_PER_S

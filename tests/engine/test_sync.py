@@ -289,7 +289,7 @@ async def test_a_garbage_later_page_changes_nothing(stack: Stack) -> None:
 
 
 async def test_a_feed_going_back_in_revisions_changes_nothing() -> None:
-    server = await _garbage_server(b'{"revision": 3, "plans": [], "deleted": []}')
+    server = await _garbage_server(b'{"revision": 3, "horizon_ms": 0, "plans": [], "deleted": []}')
     sync = PlanSync(
         str(server.make_url("")).rstrip("/"),
         Channels({}, 1_048_576),

@@ -13,7 +13,7 @@ from engine.render import render_media_playlist
 from engine.window import live_window
 from schedule_api.app import create_app
 from schedule_api.http.keys import CONTEXT
-from schedule_api.service.jobs import maintain
+from schedule_api.service.jobs import COMPACTION_SLACK_US, maintain
 from schedule_api.service.plans import compaction_candidates
 from tests.schedule_api.conftest import advance, fixed_clock, ingest, make_settings, now_us
 
@@ -32,6 +32,9 @@ async def api(database_url: str) -> AsyncIterator[TestClient]:
 
 
 async def _looping_channel(api: TestClient, origin: str, hours: int) -> None:
+    """A looping channel, run hour by hour with the scheduler job; the job compacts a plan
+    only once it holds COMPACTION_SLACK_US more than the retention, so that comes first."""
+    hours += COMPACTION_SLACK_US // HOUR
     await ingest(api, origin, "slate-ts", "slate")
     for asset in ("ts-alpha", "ts-bravo"):
         await ingest(api, origin, asset, asset)
@@ -57,7 +60,8 @@ async def test_a_compacted_plan_keeps_only_the_retained_history(
     plan = await _feed_plan(api)
     assert api.app is not None
     timeline = await api.app[CONTEXT].timelines.of("news")
-    assert now_us(api) - 2 * HOUR - 60 * S <= timeline.start_us <= now_us(api) - 2 * HOUR
+    oldest = now_us(api) - 2 * HOUR - COMPACTION_SLACK_US - 60 * S
+    assert oldest <= timeline.start_us <= now_us(api) - 2 * HOUR
     assert plan["checkpoint"]["media_sequence"] == timeline.first_media_sequence > 0
 
 
@@ -91,7 +95,9 @@ async def _candidates(api: TestClient) -> list[str]:
     """The channels the compaction job would compile now (the fixture keeps two hours)."""
     assert api.app is not None
     store = api.app[CONTEXT].store
-    return await compaction_candidates(store, now_us=now_us(api), retention_us=2 * HOUR)
+    return await compaction_candidates(
+        store, now_us=now_us(api), retention_us=2 * HOUR, slack_us=COMPACTION_SLACK_US
+    )
 
 
 async def test_a_channel_without_history_past_the_retention_is_no_compaction_candidate(
@@ -105,14 +111,14 @@ async def test_a_channel_with_a_program_past_the_retention_is_a_compaction_candi
     api: TestClient, origin: str
 ) -> None:
     await _looping_channel(api, origin, 0)
-    advance(api, 3 * 3600)  # no compaction pass meanwhile
+    advance(api, 3 * 3600)  # no compaction pass meanwhile: the plan holds 9 hours
     assert await _candidates(api) == ["news"]
 
 
-async def test_a_compacted_channel_is_no_candidate_until_another_program_ages(
+async def test_a_compacted_channel_is_no_candidate_until_it_holds_the_slack_again(
     api: TestClient, origin: str
 ) -> None:
     await _looping_channel(api, origin, 4)
     assert await _candidates(api) == []
-    advance(api, 600)
+    advance(api, COMPACTION_SLACK_US // S + 600)
     assert await _candidates(api) == ["news"]

@@ -1,9 +1,12 @@
-"""Memory policy of engine processes: when the cyclic garbage collector runs.
+"""Memory policy of service processes: when the cyclic garbage collector runs.
 
 Engine processes hold millions of long-lived objects (timelines, asset indexes, the render
-cache) that have no reference cycles. Left to Python's default thresholds, full collections
-walk them all for hundreds of milliseconds; so engine processes collect fully only at their
-own moments and freeze what survives (bench/gc_pauses.py measures both policies).
+cache) that have no reference cycles; the schedule service holds compiled timelines of long
+schedules and churns through hundreds of thousands of event rows while rules fill. Left to
+Python's default thresholds, full collections walk them all for hundreds of milliseconds
+(150 ms in the schedule service while four 720-hour rules fill: the event-loop stall that
+tests/schedule_api/test_long_schedules.py measures); so both services collect fully only at
+their own moments and freeze what survives (bench/gc_pauses.py measures both policies).
 """
 
 from __future__ import annotations
@@ -16,18 +19,21 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 
-def freeze_long_lived_objects() -> None:
+def freeze_long_lived_objects(full: bool = False) -> None:
     """Move every object alive now out of the cyclic garbage collector's sight.
 
     Timelines and asset indexes are millions of objects with 10,000 channels, and they live
     until a plan changes. Left in the collector's oldest generation, each full collection
     walks them all: pauses of half a second under load (seen in bench/scale.py). Frozen, they
-    are still freed by reference counting when replaced (they hold no reference cycles); only
-    cyclic garbage among objects alive at this moment would stay, so the collection first
-    clears what is garbage already. The engine calls this after start-up, after each plan
-    sync that changed something, and every FULL_COLLECTION_INTERVAL_S.
+    are still freed by reference counting when replaced (they hold no reference cycles). The
+    young generations are collected first, so short-lived cyclic garbage is not frozen; a
+    full collection (`full`) walks every object not frozen yet, which after a cold start is
+    all of them (over 600 ms with 11,000 channels, bench/realistic.py), so it runs only
+    every FULL_COLLECTION_INTERVAL_S, when little has accumulated since the last freeze. The
+    engine calls this after start-up, after each plan sync that changed something, and
+    (with `full`) every FULL_COLLECTION_INTERVAL_S.
     """
-    gc.collect()
+    gc.collect(1 if not full else 2)
     gc.freeze()
 
 
@@ -58,7 +64,7 @@ async def collect_periodically(app: web.Application) -> AsyncIterator[None]:
     async def collect() -> None:
         while True:
             await asyncio.sleep(FULL_COLLECTION_INTERVAL_S)
-            freeze_long_lived_objects()
+            freeze_long_lived_objects(full=True)
 
     task = asyncio.create_task(collect())
     yield

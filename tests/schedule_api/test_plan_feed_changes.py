@@ -1,0 +1,130 @@
+"""The plan feed as changes (GET /plans with held_ms): engines that hold a channel get what
+changed since their revision, up to a horizon that moves an hour at a time; whole plans only
+for channels new to them. On both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from common.instants import format_date, to_us
+from engine.feed_format import PlanFeed
+from schedule_api.http.keys import CONTEXT
+from schedule_api.service.feed import HORIZON_STEP_US, horizon_us
+from schedule_api.service.jobs import materialise_rules
+from schedule_api.service.plans import compact_plan
+from tests.schedule_api.conftest import advance, ingest, now_us
+
+S = 1_000_000
+HOUR = 3600 * S
+LOOKAHEAD_US = 6 * HOUR
+"""The service's default PLAN_LOOKAHEAD_HOURS."""
+
+
+async def _looping_channel(api: TestClient, origin: str, channel_id: str = "news") -> None:
+    """A channel looping a 20 s asset 12 hours ahead (beyond the horizon)."""
+    if (await api.get("/assets/slate")).status == 404:
+        await ingest(api, origin, "slate-ts", "slate")
+        await ingest(api, origin, "ts-alpha", "ts-alpha")
+    body = {"id": channel_id, "name": "News", "slate": "slate", "max_shift_seconds": 600}
+    assert (await api.post("/channels", json=body)).status == 201
+    rule = {"kind": "loop", "play": {"assets": ["ts-alpha"]}, "horizon_hours": 12}
+    response = await api.post(f"/channels/{channel_id}/rules?limit=0", json=rule)
+    assert response.status == 201, await response.text()
+
+
+async def _feed(api: TestClient, **params: Any) -> PlanFeed:
+    response = await api.get("/plans", params={k: str(v) for k, v in params.items()})
+    assert response.status == 200, await response.text()
+    return PlanFeed.model_validate_json(await response.read())
+
+
+async def _event(api: TestClient, seconds: float) -> dict[str, Any]:
+    start = format_date(now_us(api) + round(seconds * S))
+    body = {"asset": "ts-alpha", "start": start, "replace": True}
+    response = await api.post("/channels/news/events", json=body)
+    assert response.status == 201, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def test_whole_plans_stop_at_the_horizon(api: TestClient, origin: str) -> None:
+    await _looping_channel(api, origin)
+    feed = await _feed(api, since=0)
+    (plan,) = feed.plans
+    starts = [to_us(block.start) for block in plan.blocks]
+    assert feed.horizon_ms * 1000 == horizon_us(now_us(api), LOOKAHEAD_US)
+    assert max(starts) < feed.horizon_ms * 1000 <= max(starts) + 20 * S
+
+
+async def test_an_edit_comes_as_a_change_from_where_it_reaches(
+    api: TestClient, origin: str
+) -> None:
+    await _looping_channel(api, origin)
+    first = await _feed(api, since=0)
+    event = await _event(api, 600)
+    feed = await _feed(api, since=first.revision, held_ms=first.horizon_ms)
+    (change,) = feed.changes
+    ids = [block.event_id for block in change.blocks]
+    reach = to_us(change.from_)  # the rule's program the new one shortened begins there
+    assert (feed.plans, event["id"] in ids) == ([], True)
+    assert now_us(api) + 580 * S <= reach == to_us(change.blocks[0].start) <= now_us(api) + 600 * S
+
+
+async def test_a_rules_top_up_beyond_the_horizon_sends_nothing(
+    api: TestClient, origin: str
+) -> None:
+    await _looping_channel(api, origin)
+    first = await _feed(api, since=0)
+    advance(api, 60)  # the rule tops up a minute more, 12 hours ahead
+    assert api.app is not None
+    assert await materialise_rules(api.app[CONTEXT]) > 0
+    feed = await _feed(api, since=first.revision, held_ms=first.horizon_ms)
+    assert (feed.revision > first.revision, feed.plans, feed.changes) == (True, [], [])
+
+
+async def test_a_moving_horizon_sends_every_channel_the_next_hour(
+    api: TestClient, origin: str
+) -> None:
+    for channel_id in ("one", "two"):
+        await _looping_channel(api, origin, channel_id)
+    first = await _feed(api, since=0)
+    advance(api, HORIZON_STEP_US // S)
+    feed = await _feed(api, since=first.revision, held_ms=first.horizon_ms)
+    held = first.horizon_ms * 1000
+    assert feed.horizon_ms * 1000 == held + HORIZON_STEP_US
+    assert [c.channel for c in feed.changes] == ["one", "two"]
+    for change in feed.changes:
+        starts = [to_us(block.start) for block in change.blocks]
+        assert to_us(change.from_) == held
+        assert held <= min(starts)
+        assert max(starts) < held + HORIZON_STEP_US
+
+
+async def test_a_compaction_comes_as_a_new_checkpoint_with_its_program(
+    api: TestClient, origin: str
+) -> None:
+    await _looping_channel(api, origin)
+    advance(api, 3 * 3600)
+    first = await _feed(api, since=0)
+    assert api.app is not None
+    store = api.app[CONTEXT].store
+    assert await compact_plan(store, "news", now_us=now_us(api), retention_us=HOUR)
+    feed = await _feed(
+        api, since=first.revision, held_ms=first.horizon_ms, horizon_ms=first.horizon_ms
+    )
+    (change,) = feed.changes
+    assert change.head is not None
+    assert (change.blocks, change.head.start) == ([], change.checkpoint.time)
+    assert to_us(change.checkpoint.time) > to_us(first.plans[0].checkpoint.time)
+
+
+async def test_whole_plans_come_by_channel_and_unknown_ones_as_deleted(
+    api: TestClient, origin: str
+) -> None:
+    await _looping_channel(api, origin)
+    feed = await _feed(api, channel="news", horizon_ms=1_800_010_800_000)
+    other = await api.get("/plans?channel=news&channel=gone")
+    listed = PlanFeed.model_validate_json(await other.read())
+    assert [p.channel.id for p in feed.plans] == ["news"]
+    assert (feed.horizon_ms, listed.deleted) == (1_800_010_800_000, ["gone"])
