@@ -2,7 +2,7 @@
 
 Reads one page of plans from a schedule database (made by bench/scale.py --database), and
 times each step an engine's first sync takes: the store reading the plans, the service
-writing them as JSON (schedule_api.service.feed.bounded_page), the engine parsing them
+writing them as JSON (schedule_api.service.feed.page_items), the engine parsing them
 (engine.feed_format.PlanFeed), and compiling them against their asset indexes.
 
     .venv/bin/python bench/cold_start.py --database /tmp/library.db [--channels 1000]
@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.feed_format import PlanFeed
+from engine.feed_format import PlanFeed, plan_feed_page
 from engine.timeline import compile_timeline
-from schedule_api.service.feed import FEED_PAGE_BYTES, PageQuery, bounded_page, changed_plans
+from schedule_api.service.feed import PageQuery, changed_plans, page_items
 from schedule_api.store import Store
 from schedule_api.store.db import create_engine
 
@@ -31,9 +31,11 @@ async def measure(database: Path, channels: int) -> dict[str, float]:
     store = Store(engine)
     try:
         started = time.perf_counter()
-        page = await changed_plans(store, PageQuery(0, None, "", channels))
+        horizon = 2**62  # every block: the plans as stored
+        page = await changed_plans(store, PageQuery(0, None, "", channels), horizon)
         read = time.perf_counter()
-        body = bounded_page(page, FEED_PAGE_BYTES)  # what GET /plans answers
+        texts = [text for _, kind, text in page_items(page) if kind == "plan"]
+        body = plan_feed_page(page.revision, horizon // 1000, texts, [], [], None)
         written = time.perf_counter()
         plans = [model.to_core() for model in PlanFeed.model_validate_json(body).plans]
         parsed = time.perf_counter()  # as the engine's plan sync parses it

@@ -1,14 +1,15 @@
 """Plan sync (adapter): follow the schedule service's plan feed.
 
-Every `interval` seconds the engine asks `CHANNELMGRAPI/plans?since=<revision>` (following its
-pages, 1,000 plans each; each page is compiled while the next one is fetched). Changed plans
-are compiled with their asset indexes (fetched once per
-asset version, as they are immutable, 20 per request from `/asset-indexes`) and swapped
-in all at once; deleted channels are dropped. A cold start of 10,000 channels over 500 assets is
-about 35 requests. Anything that goes wrong (the service
-unreachable, a timeout, a garbage answer, a plan that does not compile) is logged and counted,
-and the engine keeps serving the last good timelines: playlists are a pure function of (plan,
-asset index, now), so a stale plan is still correct up to the schedule change it misses.
+Every `interval` seconds the engine asks `CHANNELMGRAPI/plans?since=<revision>&held_ms=<horizon>`
+(following its pages; each page is applied while the next one is fetched). Whole plans are
+compiled; changes of plans held ("from T on the blocks are these", a moved checkpoint) are
+applied from T on (engine/changes.py); a change that cannot be applied brings the channel's
+whole plan in the same poll. Asset indexes are fetched once per asset version (they are
+immutable), 20 per request from `/asset-indexes`. Everything a poll brought is swapped in at
+once; deleted channels are dropped. Anything that goes wrong (the service unreachable, a
+timeout, a garbage answer, a plan that does not compile) is logged and counted, and the
+engine keeps serving the last good timelines: playlists are a pure function of (plan, asset
+index, now), so a stale plan is still correct up to the schedule change it misses.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.clock import Clock
 from common.instants import US_PER_S
@@ -28,6 +28,9 @@ FEED_PAGE_BYTES = 1_048_576
 larger plan goes alone), so that neither side holds hundreds of megabytes at once, and an
 engine parses a page in one go (pydantic holds the interpreter for the whole page) in tens of
 milliseconds, not hundreds."""
+PAGE_CHUNK = 50
+"""Channels read at a time while a page is filled (a 1 MB page holds 20 long plans, or a
+thousand small changes)."""
 FEED_PAGE_CACHE = 16
 """Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
 
@@ -143,43 +146,51 @@ async def changed_plans(store: Store, query: PageQuery, horizon: int) -> PlanPag
     return PlanPage(latest, horizon, plans, changes, deleted, following)
 
 
-def bounded_page(page: PlanPage, max_bytes: int) -> bytes:
-    """The page as GET /plans answers it, cut after the last plan or change that keeps it
-    within max_bytes (a single larger one goes alone): the channels after the cut, deleted
-    ones included, come on the next page (`next_after`). CPU only: runs in a worker thread."""
-    plans = {p.channel.id: PlanModel.from_core(p).model_dump_json() for p in page.plans}
-    changes = {c.channel_id: change_json(c) for c in page.changes}
-    order = sorted([*plans, *changes, *page.deleted])
-    kept: list[str] = []
-    size = 0
-    horizon_ms = page.horizon_us // 1000
-    for channel_id in order:
-        size += len(plans.get(channel_id) or changes.get(channel_id) or channel_id) + 1
-        if kept and size > max_bytes:
-            return plan_feed_page(
-                page.revision,
-                horizon_ms,
-                [plans[i] for i in kept if i in plans],
-                [changes[i] for i in kept if i in changes],
-                [i for i in kept if i not in plans and i not in changes],
-                kept[-1],
-            )
-        kept.append(channel_id)
+def page_items(page: PlanPage) -> list[tuple[str, str, str]]:
+    """(channel id, kind, JSON text) of each item, by channel id: kind is "plan", "change" or
+    "deleted" (the text is then the id). CPU only: runs in a worker thread."""
+    items = [(p.channel.id, "plan", PlanModel.from_core(p).model_dump_json()) for p in page.plans]
+    items += [(c.channel_id, "change", change_json(c)) for c in page.changes]
+    items += [(channel_id, "deleted", channel_id) for channel_id in page.deleted]
+    return sorted(items)
+
+
+async def plan_page(
+    store: Store, query: PageQuery, horizon: int, max_bytes: int | None = None
+) -> tuple[bytes, int]:
+    """A page of the plan feed as JSON, and the revision it answers for: the channels after
+    `after`, read PAGE_CHUNK at a time, until the page would pass max_bytes (FEED_PAGE_BYTES;
+    a single larger item goes alone) or holds `limit` channels. Reading in chunks keeps a
+    page of a few long plans from reading a thousand."""
+    budget = FEED_PAGE_BYTES if max_bytes is None else max_bytes
+    kept: dict[str, list[str]] = {"plan": [], "change": [], "deleted": []}
+    revision: int | None = None
+    after, size, count = query.after, 0, 0
+    while True:
+        chunk = replace(
+            query,
+            after=after,
+            limit=min(PAGE_CHUNK, query.limit - count),
+            until=query.until if revision is None else revision,
+        )
+        page = await changed_plans(store, chunk, horizon)
+        revision = page.revision if revision is None else revision
+        for channel_id, kind, text in await asyncio.to_thread(page_items, page):
+            if count and size + len(text) + 1 > budget:
+                return _written(revision, horizon, kept, after), revision
+            kept[kind].append(text)
+            size, count, after = size + len(text) + 1, count + 1, channel_id
+        if page.next_after is None:
+            return _written(revision, horizon, kept, None), revision
+        after = page.next_after
+        if count >= query.limit:
+            return _written(revision, horizon, kept, after), revision
+
+
+def _written(revision: int, horizon: int, kept: dict[str, list[str]], after: str | None) -> bytes:
     return plan_feed_page(
-        page.revision,
-        horizon_ms,
-        list(plans.values()),
-        list(changes.values()),
-        page.deleted,
-        page.next_after,
+        revision, horizon // 1000, kept["plan"], kept["change"], kept["deleted"], after
     )
-
-
-async def plan_page(store: Store, query: PageQuery, horizon: int) -> tuple[bytes, int]:
-    """A page of the plan feed as JSON (at most FEED_PAGE_BYTES but for a single larger
-    plan), and the revision it answers for."""
-    page = await changed_plans(store, query, horizon)
-    return await asyncio.to_thread(bounded_page, page, FEED_PAGE_BYTES), page.revision
 
 
 class FeedPages:

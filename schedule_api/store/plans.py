@@ -4,8 +4,9 @@ start, and the compaction point."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -115,8 +116,10 @@ async def plan_events(
     joined in. With from_us, only the events starting then or later, and the compaction
     event; with before_us, only those starting before it."""
     point = db.events.alias("point")
+    # `breaks` as its JSON text: decoded with the rows in a worker thread, not on the loop
+    columns = [c for c in db.events.c if c.name != "breaks"]
     query = (
-        sa.select(db.events)
+        sa.select(*columns, sa.type_coerce(_e.breaks, sa.Text).label("breaks"))
         .select_from(
             db.events.join(db.channels, _ch.id == _e.channel_id).outerjoin(
                 point, point.c.id == _ch.compact_event_id
@@ -136,7 +139,10 @@ async def plan_events(
     def group() -> dict[str, list[EventRow]]:
         found: dict[str, list[EventRow]] = {channel_id: [] for channel_id in ids}
         for row in rows:
-            found[row.channel_id].append(typed(EventRow, row))
+            event = typed(EventRow, row)  # type: ignore[arg-type]
+            if isinstance(event.breaks, str):
+                event = replace(event, breaks=json.loads(event.breaks))
+            found[row.channel_id].append(event)
         return found
 
     # tens of thousands of rows for a page of long plans: not on the event loop
