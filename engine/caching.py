@@ -52,10 +52,18 @@ def live_playlist(until_change_us: int, target_duration_s: int) -> str:
     have ended more than 1.5 target durations before the request (RFC 8216 6.2.1). Viewers
     that arrive while the CDN refreshes wait for its one origin request instead (collapsing),
     which takes milliseconds."""
-    return (
-        f"public, max-age={live_max_age_s(until_change_us, target_duration_s)}, "
-        f"stale-if-error={STALE_IF_ERROR_S}"
-    )
+    return _LIVE[live_max_age_s(until_change_us, target_duration_s)]
+
+
+class _LiveHeaders(dict[int, str]):
+    """The live Cache-Control value by max-age, each string made once."""
+
+    def __missing__(self, max_age_s: int) -> str:
+        value = self[max_age_s] = f"public, max-age={max_age_s}, stale-if-error={STALE_IF_ERROR_S}"
+        return value
+
+
+_LIVE = _LiveHeaders()
 
 
 def multivariant_playlist() -> str:
