@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -85,17 +86,26 @@ async def start(
     return runner
 
 
-async def until_stopped(on_stop: Callable[[], None] | None = None) -> None:
-    """Wait for SIGINT or SIGTERM."""
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event that SIGINT or SIGTERM sets, from now until the block ends: a signal that
+    arrives while a service is still starting waits for its clean stop instead of killing
+    the process half-started."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
+
+
+async def until_stopped(on_stop: Callable[[], None] | None = None) -> None:
+    """Wait for SIGINT or SIGTERM."""
+    with stop_signals() as stop:
+        await stop.wait()
     if on_stop is not None:
         on_stop()
 

@@ -220,6 +220,8 @@ class Handlers:
                 response = internal_problem(log, request, "engine")
             if response.status >= 300:
                 response.headers["Access-Control-Allow-Origin"] = cors
+                if "Retry-After" in response.headers:  # a player page may say when to come back
+                    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
             metrics.count_request(route, response.status)
             return response
 

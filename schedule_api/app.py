@@ -20,7 +20,7 @@ from common.loop_stall import LoopStalls, watch_loop
 from common.memory import collect_periodically, tune_garbage_collector
 from schedule_api.http.keys import CLOCK, CONTEXT, FEED, JOBS, METRICS, SETTINGS
 from schedule_api.http.middleware import middleware
-from schedule_api.ingest import ingest_session
+from schedule_api.ingest import close_parse_pool, ingest_session
 from schedule_api.metrics import Metrics
 from schedule_api.routes import OPERATIONS
 from schedule_api.routes.service import add_documentation
@@ -84,6 +84,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     await asyncio.gather(*running, return_exceptions=True)
     await app[FEED].close()
+    await close_parse_pool()
     await session.close()
     await engine.dispose()
 

@@ -208,6 +208,14 @@ def parse_pool() -> ProcessPoolExecutor:
     return _POOL[0]
 
 
+async def close_parse_pool() -> None:
+    """Stop the parsing process, if it was started (the service's cleanup: a stopped service
+    leaves no process behind)."""
+    while _POOL:
+        pool = _POOL.pop()
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
+
 async def _fetch_all(fetcher: Fetcher, url: str) -> tuple[str, dict[str, str]]:
     """The URL the top playlist came from, and the text of every playlist of the asset."""
     final_url, top = await fetcher.text(url)

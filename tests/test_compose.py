@@ -189,7 +189,8 @@ async def test_the_player_page_offers_the_demo_multi_tracks(
         try:
             page = await browser.new_page()
             await page.goto(url)
-            await page.wait_for_selector("#tracks:not([hidden])", timeout=15_000)
+            # the page starts the player when the new channel goes on air (30 s after creation)
+            await page.wait_for_selector("#tracks:not([hidden])", timeout=60_000)
             audio = await page.locator("#audio option").all_text_contents()
             subtitles = await page.locator("#subtitles option").all_text_contents()
             await page.select_option("#audio", label="Francais")

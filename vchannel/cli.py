@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from common.clock import SystemClock
 from common.memory import freeze_long_lived_objects, tune_garbage_collector
-from common.serving import serve, start, until_stopped
+from common.serving import serve, start, stop_signals
 from engine.app import create_app, load_timelines
 from engine.errors import PlanError
 from engine.settings import KEEPALIVE_TIMEOUT_S, EngineSettings, SettingsError
@@ -114,32 +115,37 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
         cors_whitelist=(media_url,),
         playback_base_url=engine_url,
     )
-    runners = [await start(create_schedule_app(schedule), host, ports.api, KEEPALIVE_TIMEOUT_S)]
-    try:
-        player = create_player_app(engine_url, api_url, DEMO_CHANNEL)
-        runners.append(
-            await start(
-                create_origin_app(MEDIA_DIR, player), host, ports.origin, KEEPALIVE_TIMEOUT_S
+    runners: list[web.AppRunner] = []
+    with stop_signals() as stop:
+        try:
+            runners.append(
+                await start(create_schedule_app(schedule), host, ports.api, KEEPALIVE_TIMEOUT_S)
             )
-        )
-        added = await ensure_demo(api_url, f"{media_url}/", SystemClock().now_us() // 1000)
-        engine = EngineSettings(host=host, port=ports.engine, channel_manager_url=api_url)
-        runners.append(await start(create_app(engine), host, ports.engine, KEEPALIVE_TIMEOUT_S))
-        print(
-            f"vchannel is up (data in {data}/, {added} new events).\n"
-            f"  watch:    {media_url}/player/  (?channel={MULTI_CHANNEL}: two languages, "
-            "subtitles, ad breaks)\n"
-            f"  playback: {engine_url}/live/master.m3u8?channel={DEMO_CHANNEL}"
-            "  (ffplay, VLC, Safari)\n"
-            f"  channels: {api_url}/channels.m3u  guide: {api_url}/epg.xml (IPTV apps)\n"
-            f"  API docs: {api_url}/api/docs\n"
-            "Ctrl-C stops.",
-            flush=True,
-        )
-        await until_stopped()
-    finally:
-        for runner in reversed(runners):
-            await runner.cleanup()
+            player = create_player_app(engine_url, api_url, DEMO_CHANNEL)
+            runners.append(
+                await start(
+                    create_origin_app(MEDIA_DIR, player), host, ports.origin, KEEPALIVE_TIMEOUT_S
+                )
+            )
+            added = await ensure_demo(api_url, f"{media_url}/", SystemClock().now_us() // 1000)
+            engine = EngineSettings(host=host, port=ports.engine, channel_manager_url=api_url)
+            runners.append(await start(create_app(engine), host, ports.engine, KEEPALIVE_TIMEOUT_S))
+            if not stop.is_set():
+                print(
+                    f"vchannel is up (data in {data}/, {added} new events).\n"
+                    f"  watch:    {media_url}/player/  (?channel={MULTI_CHANNEL}: two languages, "
+                    "subtitles, ad breaks)\n"
+                    f"  playback: {engine_url}/live/master.m3u8?channel={DEMO_CHANNEL}"
+                    "  (ffplay, VLC, Safari)\n"
+                    f"  channels: {api_url}/channels.m3u  guide: {api_url}/epg.xml (IPTV apps)\n"
+                    f"  API docs: {api_url}/api/docs\n"
+                    "Ctrl-C stops.",
+                    flush=True,
+                )
+            await stop.wait()
+        finally:
+            for runner in reversed(runners):
+                await runner.cleanup()
 
 
 @dataclass(frozen=True)
@@ -147,6 +153,24 @@ class UpPorts:
     engine: int = 8000
     api: int = 8001
     origin: int = 8080
+
+    def busy(self, host: str) -> str | None:
+        """What stops `vchannel up` from listening, in one line, or None."""
+        for port, name, flag in (
+            (self.api, "the schedule service", "--api-port"),
+            (self.origin, "the sample media and player", "--origin-port"),
+            (self.engine, "the engine", "--port"),
+        ):
+            with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((host, port))
+                except OSError as error:
+                    return (
+                        f"cannot listen on {host}:{port} for {name} ({error.strerror}); "
+                        f"stop what uses it or choose another port with {flag}"
+                    )
+        return None
 
 
 def run_aws(args: argparse.Namespace) -> int:
@@ -314,6 +338,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return 0
         if args.command == "up":
             ports = UpPorts(args.port, args.api_port, args.origin_port)
+            busy = ports.busy(args.host)
+            if busy:
+                print(f"vchannel up: {busy}", file=sys.stderr)
+                return 2
+            # a local run shows its banner, warnings and errors; not each migration and job run
+            for name in ("alembic", "apscheduler"):
+                logging.getLogger(name).setLevel(logging.WARNING)
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_run_up(args.host, ports, args.data.resolve()))
             return 0

@@ -30,10 +30,16 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def create_origin_app(root: Path, player: web.Application | None = None) -> web.Application:
-    """Serve the files under `root` at `/` (and a player page at `/player/`, if given)."""
+    """Serve the files under `root` at `/` (and a player page at `/player/`, if given, to
+    which `/` then leads)."""
     app = web.Application()
     if player is not None:
         app.add_subapp("/player/", player)
+
+        async def to_player(request: web.Request) -> web.Response:
+            raise web.HTTPFound("/player/")
+
+        app.router.add_get("/", to_player)
     app.router.add_static("/", root, follow_symlinks=False)
     app.on_response_prepare.append(_headers)
     return app
