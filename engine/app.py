@@ -195,7 +195,7 @@ class Handlers:
 
     Each route is wrapped by `answering`: errors become problem+json (common/problem.py),
     every answer allows cross-origin players, and requests are counted by route and status.
-    The request path carries no middleware: this is the hot path (docs/engine.md)."""
+    The request path carries no middleware: this is the hot path (docs/benchmarks.md)."""
 
     def __init__(
         self, channels: Channels, clock: Clock, metrics: Metrics, settings: EngineSettings
