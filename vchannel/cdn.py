@@ -8,9 +8,7 @@ What it reproduces of CloudFront in front of the load balancer:
   (answered from the cache while one request refreshes it) and stale-if-error;
   DefaultTTL for a response without the header, which is also what a load balancer's own
   5xx gets (ErrorCachingMinTTL);
-- request collapsing: one request per key goes to the origin. For a new entry the others wait
-  for it, as with CloudFront; for an expired one they get the expired copy while it is
-  refreshed (nginx's lock covers new entries only), so the origin load is the same;
+- request collapsing: one request per key goes to the origin, the others wait for it;
 - conditional revalidation (If-None-Match) of an expired copy, gzip from 1,000 bytes;
 - short origin timeouts, and an `X-Cache: Hit|Miss from vchannel-cdn` header.
 
@@ -126,9 +124,6 @@ http {{
             proxy_cache_valid {error_codes} {cdn.ERROR_CACHING_TTL_S}s;
             proxy_cache_lock on;
             proxy_cache_lock_timeout {cdn.ORIGIN_READ_TIMEOUT_S}s;
-            # nginx's lock covers new entries only: while an expired one is refreshed, the
-            # requests that arrive get it as it was, for the milliseconds the refresh takes
-            proxy_cache_use_stale updating;
             proxy_cache_background_update on;
             proxy_cache_revalidate on;
             add_header X-Cache "$upstream_cache_status from vchannel-cdn" always;
