@@ -8,7 +8,10 @@ What it reproduces of CloudFront in front of the load balancer:
   (answered from the cache while one request refreshes it) and stale-if-error;
   DefaultTTL for a response without the header, which is also what a load balancer's own
   5xx gets (ErrorCachingMinTTL);
-- request collapsing: one request per key goes to the origin, the others wait for it;
+- request collapsing: one request per key goes to the origin. For a new entry the others wait
+  for it, as with CloudFront; for an expired one they get the expired copy while the request
+  that found it expired refreshes it (nginx's lock covers new entries only), so the origin sees
+  the same load;
 - conditional revalidation (If-None-Match) of an expired copy, gzip from 1,000 bytes;
 - short origin timeouts, and an `X-Cache: Hit|Miss from vchannel-cdn` header.
 
@@ -124,7 +127,13 @@ http {{
             proxy_cache_valid {error_codes} {cdn.ERROR_CACHING_TTL_S}s;
             proxy_cache_lock on;
             proxy_cache_lock_timeout {cdn.ORIGIN_READ_TIMEOUT_S}s;
-            proxy_cache_background_update on;
+            # nginx's lock covers new entries only; for an expired one, the request that finds
+            # it refreshes it and the requests that arrive meanwhile get it as it was (for the
+            # milliseconds the refresh takes), so one request per key reaches the origin
+            proxy_cache_use_stale updating;
+            # the refresh is made by that request, never in the background: a background update
+            # holds the viewer's keep-alive connection until it ends
+            proxy_cache_background_update off;
             proxy_cache_revalidate on;
             add_header X-Cache "$upstream_cache_status from vchannel-cdn" always;
         }}

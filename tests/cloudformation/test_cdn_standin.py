@@ -116,6 +116,14 @@ def test_requests_for_one_key_are_collapsed(tmp_path: Path) -> None:
     assert _directives(tmp_path)["proxy_cache_lock"] == [["on"]]
 
 
+def test_requests_for_an_expired_key_are_collapsed_by_its_refresh_in_the_foreground(
+    tmp_path: Path,
+) -> None:
+    directives = _directives(tmp_path)
+    assert directives["proxy_cache_use_stale"] == [["updating"]]
+    assert directives["proxy_cache_background_update"] == [["off"]]
+
+
 @pytest.mark.parametrize(
     ("given", "address"),
     [
