@@ -1,5 +1,7 @@
-"""Deploy and destroy the stack with boto3: a change set shown before it runs, then the stack's
-events streamed as progress until it settles, then its outputs.
+"""Deploy and destroy the stack with boto3: a change set shown before it runs (replacements
+named, "Conditional" ones included, and those of resources that hold data called out), a
+question before it is executed, then the stack's events streamed as progress until it settles,
+then its outputs.
 
 The CloudFormation client is passed in (a boto3 client, or one under moto or botocore's
 Stubber in tests); `sleep` is injectable so that tests do not wait.
@@ -30,8 +32,20 @@ FAILED_STATES = {
 }
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 CAPABILITIES = ["CAPABILITY_IAM"]
+STACK_TAGS = {"Application": "vchannel"}
+"""Tags of the stack, which CloudFormation copies onto every resource that takes tags."""
+HOLDS_DATA = (
+    "AWS::EFS::FileSystem",
+    "AWS::EFS::MountTarget",
+    "AWS::RDS::DBInstance",
+    "AWS::SecretsManager::Secret",
+    "AWS::Logs::LogGroup",
+)
+"""Resources whose replacement loses or moves data (or, for a mount target, fails when the
+zone already has one)."""
 
 Echo = Callable[[str], None]
+Confirm = Callable[[str], bool]
 Client = Any
 """A boto3 CloudFormation client (boto3 ships no type stubs here)."""
 
@@ -43,7 +57,7 @@ class DeployError(Exception):
 @dataclass(frozen=True)
 class DeployResult:
     outcome: str
-    """'created', 'updated' or 'unchanged'."""
+    """'created', 'updated', 'unchanged' or 'cancelled'."""
     outputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -116,11 +130,14 @@ def deploy(
     template_body: str,
     parameters: dict[str, str] | None = None,
     *,
+    tags: dict[str, str] | None = None,
+    confirm: Confirm | None = None,
     echo: Echo = print,
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = 5.0,
 ) -> DeployResult:
-    """Create or update a stack through a change set, and wait until it settles."""
+    """Create or update a stack through a change set, and wait until it settles. `confirm`
+    is asked before the change set runs (None: it runs); `tags` join the stack's tags."""
     status = stack_status(client, stack_name)
     if status == "ROLLBACK_COMPLETE":
         raise DeployError(
@@ -140,6 +157,7 @@ def deploy(
             {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
         ],
         Capabilities=CAPABILITIES,
+        Tags=[{"Key": k, "Value": v} for k, v in {**STACK_TAGS, **(tags or {})}.items()],
     )
     echo(f"change set {change_set} ({kind.lower()} {stack_name}):")
     while True:
@@ -155,13 +173,26 @@ def deploy(
         client.delete_change_set(StackName=stack_name, ChangeSetName=change_set)
         echo("  no changes")
         return DeployResult("unchanged", _outputs(client, stack_name))
+    replaced_data = []
     for change in changes:
         resource = change["ResourceChange"]
         replacement = resource.get("Replacement")
+        note = {"True": " (replacement)", "Conditional": " (replacement: conditional)"}
         echo(
             f"  {resource['Action']:<8} {resource['ResourceType']:<42} "
-            f"{resource['LogicalResourceId']}" + (" (replacement)" if replacement == "True" else "")
+            f"{resource['LogicalResourceId']}{note.get(str(replacement), '')}"
         )
+        if str(replacement) in note and resource["ResourceType"] in HOLDS_DATA:
+            replaced_data.append(resource["LogicalResourceId"])
+    if replaced_data:
+        echo(
+            f"  warning: this replaces {', '.join(replaced_data)}, which hold data "
+            "(a replaced database or file system starts empty)"
+        )
+    if confirm is not None and not confirm(f"execute change set {change_set}? [y/N] "):
+        client.delete_change_set(StackName=stack_name, ChangeSetName=change_set)
+        echo("  not executed (the change set is deleted)")
+        return DeployResult("cancelled")
     seen = _event_ids(client, stack_name) if kind == "UPDATE" else set()
     client.execute_change_set(StackName=stack_name, ChangeSetName=change_set)
     echo("progress:")

@@ -10,11 +10,32 @@ from typing import Any
 
 from cloudformation.params import StackParams
 
-NAMESPACE = "vchannel.internal"
-"""Cloud Map private DNS namespace; the engine reaches the schedule service at
-schedule.<namespace>:8001 without leaving the VPC."""
+NAMESPACE = "${AWS::StackName}.vchannel.internal"
+"""Cloud Map private DNS namespace, one per stack (two stacks can share a VPC); the engine
+reaches the schedule service at schedule.<namespace>:8001 without leaving the VPC."""
 DATA_PATH = "/data"
 """Where the schedule service keeps its SQLite file (an EFS access point)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """An environment variable whose value ECS reads from a Secrets Manager secret at start."""
+
+    variable: str
+    secret: str
+    """The secret's logical id in the template (its ARN is the `${<secret>Arn}` placeholder)."""
+    key: str = ""
+    """A JSON key of the secret's value, or the whole value."""
+
+    @property
+    def value_from(self) -> str:
+        """ECS `valueFrom`, with the secret's ARN as a placeholder."""
+        arn = "${" + self.secret + "Arn}"
+        return f"{arn}:{self.key}::" if self.key else arn
+
+
+API_KEY_SECRET = "ApiKeySecret"
+DATABASE_CREDENTIALS = "DatabaseCredentials"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,18 +46,31 @@ class ServiceSpec:
     cpu: int
     memory: int
     environment: tuple[tuple[str, str], ...]
-    secrets: tuple[tuple[str, str], ...]
-    """(environment variable, secret) pairs: the variable's value comes from Secrets Manager,
-    from the secret that holds the schedule service's variable of that name (API_KEY,
-    DATABASE_URL)."""
+    secrets: tuple[SecretRef, ...]
     uses_efs: bool = False
+    liveness_only: bool = False
+    """The container health check asks only that the process answers (any status): the
+    engine answers 503 until its first plan sync, which the load balancer's check (200 only)
+    uses to keep viewers away, while a schedule service that is briefly away must not get
+    new engine tasks killed."""
+
+    @property
+    def title(self) -> str:
+        return self.name.capitalize()
 
     @property
     def health_check_command(self) -> list[str]:
-        probe = (
-            "import urllib.request; "
-            f"urllib.request.urlopen('http://127.0.0.1:{self.port}/health', timeout=3)"
-        )
+        if self.liveness_only:
+            probe = (
+                "import http.client; "
+                f"c = http.client.HTTPConnection('127.0.0.1', {self.port}, timeout=3); "
+                "c.request('GET', '/health'); c.getresponse()"
+            )
+        else:
+            probe = (
+                "import urllib.request; "
+                f"urllib.request.urlopen('http://127.0.0.1:{self.port}/health', timeout=3)"
+            )
         return ["CMD", "python", "-c", probe]
 
 
@@ -60,7 +94,8 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
             ("CORS_ORIGIN", "*"),
         ),
         # the plan feed needs the key when the schedule service has API_KEY_READS=1
-        secrets=(("CHANNELMGRAPI_KEY", "API_KEY"),),
+        secrets=(SecretRef("CHANNELMGRAPI_KEY", API_KEY_SECRET),),
+        liveness_only=True,
     )
     environment = [
         ("HOST", "0.0.0.0"),
@@ -69,9 +104,15 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
         # the M3U channel list points players at the CDN (CdnDomain is a stack output)
         ("PLAYBACK_BASE_URL", "https://${CdnDomain}"),
     ]
-    secrets = ["API_KEY"]
+    if params.allowed_sources:
+        environment.append(("ALLOWED_SOURCES", ",".join(params.allowed_sources)))
+    secrets = [SecretRef("API_KEY", API_KEY_SECRET)]
     if params.database == "rds":
-        secrets.append("DATABASE_URL")
+        # the password stays in the one secret RDS was created with
+        environment.append(
+            ("DATABASE_URL", "postgresql://vchannel@${DatabaseAddress}:${DatabasePort}/vchannel")
+        )
+        secrets.append(SecretRef("DATABASE_PASSWORD", DATABASE_CREDENTIALS, "password"))
     else:
         # SQLite on EFS (NFS): WAL needs shared memory between processes on one host, which
         # NFS cannot give, so the rollback journal is used and only one task runs.
@@ -86,7 +127,7 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
         cpu=params.schedule_cpu,
         memory=params.schedule_memory,
         environment=tuple(environment),
-        secrets=tuple((name, name) for name in secrets),
+        secrets=tuple(secrets),
         uses_efs=params.database == "sqlite-efs",
     )
     return {"engine": engine, "schedule": schedule}
@@ -95,21 +136,22 @@ def service_specs(params: StackParams) -> dict[str, ServiceSpec]:
 def task_definition_input(service: ServiceSpec) -> dict[str, Any]:
     """An ECS RegisterTaskDefinition input for a service.
 
-    Values that only the deployed stack knows are written as ${Name} placeholders: ImageUri,
-    ExecutionRoleArn, <Service>TaskRoleArn, <Service>LogGroup, AWS::Region, <Secret>SecretArn,
-    FileSystemId, AccessPointId. The stack's outputs give each of them.
+    Values that only the deployed stack knows are written as ${Name} placeholders:
+    <Service>ImageUri, <Service>ExecutionRoleArn, <Service>TaskRoleArn, <Service>LogGroup,
+    AWS::Region, AWS::StackName, <Secret>Arn, CdnDomain, FileSystemId, AccessPointId,
+    DatabaseAddress, DatabasePort. The stack's outputs give each of them (and the pseudo
+    parameters are the region and stack name).
     """
-    title = service.name.capitalize()
+    title = service.title
     container: dict[str, Any] = {
         "name": service.name,
-        "image": "${ImageUri}",
+        "image": "${" + title + "ImageUri}",
         "essential": True,
         "command": list(service.command),
         "portMappings": [{"containerPort": service.port, "protocol": "tcp"}],
         "environment": [{"name": k, "value": v} for k, v in service.environment],
         "secrets": [
-            {"name": name, "valueFrom": "${" + secret_logical_id(secret) + "Arn}"}
-            for name, secret in service.secrets
+            {"name": secret.variable, "valueFrom": secret.value_from} for secret in service.secrets
         ],
         "healthCheck": {
             "command": service.health_check_command,
@@ -128,13 +170,13 @@ def task_definition_input(service: ServiceSpec) -> dict[str, Any]:
         },
     }
     definition: dict[str, Any] = {
-        "family": f"vchannel-{service.name}",
+        "family": "${AWS::StackName}-" + service.name,
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["FARGATE"],
         "cpu": str(service.cpu),
         "memory": str(service.memory),
         "runtimePlatform": {"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"},
-        "executionRoleArn": "${ExecutionRoleArn}",
+        "executionRoleArn": "${" + title + "ExecutionRoleArn}",
         "taskRoleArn": "${" + title + "TaskRoleArn}",
         "containerDefinitions": [container],
     }
@@ -153,11 +195,6 @@ def task_definition_input(service: ServiceSpec) -> dict[str, Any]:
             }
         ]
     return definition
-
-
-def secret_logical_id(environment_name: str) -> str:
-    """API_KEY -> ApiKeySecret, DATABASE_URL -> DatabaseUrlSecret."""
-    return "".join(part.capitalize() for part in environment_name.split("_")) + "Secret"
 
 
 def write_task_definitions(directory: Path, params: StackParams | None = None) -> list[Path]:

@@ -6,6 +6,8 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+
 from engine.settings import KEEPALIVE_TIMEOUT_S, SettingsError, env_integer
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -17,7 +19,9 @@ DEFAULT_DATABASE_URL = "sqlite:///data/vchannel.db"
 class ScheduleSettings:
     """Schedule service configuration.
 
-    Variables: HOST, PORT, DATABASE_URL (sqlite:///path or postgresql://...), API_KEY (writes
+    Variables: HOST, PORT, DATABASE_URL (sqlite:///path or postgresql://...), DATABASE_PASSWORD
+    (the PostgreSQL password, when DATABASE_URL carries none: it can then come from a secret
+    of its own), API_KEY (writes
     need `Authorization: Bearer <key>` when set), API_KEY_READS (1: reads need it too),
     CORS_WHITELIST (comma-separated origins), ALLOWED_SOURCES (comma-separated CIDRs that
     ingest may fetch from although they are private, loopback or link-local), MAX_BODY_BYTES,
@@ -72,6 +76,9 @@ class ScheduleSettings:
             raise SettingsError(
                 f"DATABASE_URL={url.split('@')[-1]!r}: use sqlite:///<path> or postgresql://..."
             )
+        password = environ.get("DATABASE_PASSWORD") or ""
+        if password:
+            url = _with_password(url, password)
         networks = []
         for item in (environ.get("ALLOWED_SOURCES") or "").split(","):
             if item.strip():
@@ -130,6 +137,16 @@ class ScheduleSettings:
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:
     return (environ.get(name) or "").strip().lower() in ("1", "true", "yes")
+
+
+def _with_password(url: str, password: str) -> str:
+    """DATABASE_URL with DATABASE_PASSWORD in it (quoted as a URL needs)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("postgresql", "postgres"):
+        raise SettingsError("DATABASE_PASSWORD: only a postgresql:// DATABASE_URL takes one")
+    if parsed.password:
+        raise SettingsError("DATABASE_PASSWORD: DATABASE_URL already has a password")
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def _is_loopback(host: str) -> bool:

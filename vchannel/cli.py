@@ -10,6 +10,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import sys
@@ -191,14 +192,44 @@ def run_aws(args: argparse.Namespace) -> int:
             print(path)
         return 0
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client("cloudformation", region_name=args.region)
-    if args.aws_command == "deploy":
-        body = json.dumps(build_template(params).to_dict(), separators=(",", ":"))
-        deploy(client, args.stack_name, body)
-        return 0
-    destroy(client, args.stack_name)
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials in ..."
+
+    try:
+        client = boto3.client("cloudformation", region_name=args.region)
+        if args.aws_command == "deploy":
+            if not STACK_NAME.fullmatch(args.stack_name):
+                print(
+                    f"vchannel aws deploy: --stack-name {args.stack_name!r}: 1-63 letters, "
+                    "digits and '-', starting with a letter (it names a DNS namespace)",
+                    file=sys.stderr,
+                )
+                return 2
+            if not all(pair.partition("=")[0] and "=" in pair for pair in args.tag):
+                print("vchannel aws deploy: --tag: give key=value", file=sys.stderr)
+                return 2
+            tags = dict(pair.partition("=")[::2] for pair in args.tag)
+            body = json.dumps(build_template(params).to_dict(), separators=(",", ":"))
+            confirm = None if args.yes else _ask
+            result = deploy(client, args.stack_name, body, tags=tags, confirm=confirm)
+            return 1 if result.outcome == "cancelled" else 0
+        destroy(client, args.stack_name)
+    except (BotoCoreError, ClientError) as error:  # no region, credentials, network, rights
+        print(f"vchannel aws {args.aws_command}: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
+
+
+def _ask(question: str) -> bool:
+    """A yes from the terminal; no terminal (or end of input) is a no."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _command_errors() -> tuple[type[Exception], ...]:
@@ -288,6 +319,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     deploy.add_argument("--stack-name", required=True)
     deploy.add_argument("--param", action="append", default=[], help=param_help)
     deploy.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+    deploy.add_argument(
+        "--tag", action="append", default=[], help="a stack tag as key=value, repeatable"
+    )
+    deploy.add_argument("--yes", action="store_true", help="execute the change set without asking")
     destroy = aws_commands.add_parser("destroy", help="delete the stack")
     destroy.add_argument("--stack-name", required=True)
     destroy.add_argument("--region")

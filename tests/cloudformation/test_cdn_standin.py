@@ -20,8 +20,9 @@ def _resources(kind: str) -> list[dict[str, Any]]:
 
 
 def _distribution() -> dict[str, Any]:
-    (distribution,) = _resources("AWS::CloudFront::Distribution")
-    return distribution["DistributionConfig"]  # type: ignore[no-any-return]
+    """The engine's distribution (the API's caches nothing)."""
+    engine = build_template(None).to_dict()["Resources"]["Cdn"]["Properties"]
+    return engine["DistributionConfig"]  # type: ignore[no-any-return]
 
 
 def _policy() -> dict[str, Any]:

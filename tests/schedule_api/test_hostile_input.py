@@ -273,3 +273,30 @@ def test_the_m3u_writer_keeps_one_entry_per_channel_whatever_the_names() -> None
     ]
     lines = m3u_playlist(entries, "http://g/epg.xml").decode().splitlines()
     assert (sum(line.startswith("#EXTINF") for line in lines), len(lines)) == (3, 7)
+
+
+# 15. A database password from a secret of its own ---------------------------------------------
+def test_database_password_joins_the_url_quoted() -> None:
+    from sqlalchemy.engine import make_url
+
+    settings = ScheduleSettings.from_env(
+        {
+            "DATABASE_URL": "postgresql://vchannel@db.example:5432/vchannel",
+            "DATABASE_PASSWORD": "p@ss/w:rd%?#",
+        }
+    )
+    url = make_url(settings.database_url)
+    assert (url.username, url.password, url.host, url.database) == (
+        "vchannel",
+        "p@ss/w:rd%?#",
+        "db.example",
+        "vchannel",
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///data/v.db", "postgresql://vchannel:inline@db.example/vchannel"]
+)
+def test_database_password_is_refused_where_it_cannot_go(url: str) -> None:
+    with pytest.raises(SettingsError, match=r"^DATABASE_PASSWORD"):
+        ScheduleSettings.from_env({"DATABASE_URL": url, "DATABASE_PASSWORD": "x"})
