@@ -4,7 +4,9 @@ realistic runs it).
 The schedule: 10,000 channels of 30-minute programs, each with 4 ad breaks (a 60 s break every
 6 minutes), and 1,000 channels of 3-minute items, over 2,000 synthetic assets (1,500 of 30
 minutes, 500 of 3 minutes; 3 renditions of 2 s segments). Every channel has a loop rule with a
-48-hour horizon, and 26 hours of history: about 3 million events. The schedule service and
+48-hour horizon, and 26 hours of history: about 3 million events, with plans compacted as the
+rules job leaves them (each channel keeps its 1-hour time-shift limit plus two windows, at
+least PLAN_RETENTION_HOURS). The schedule service and
 the engine run as real processes on 127.0.0.1 with a clock running SPEED (60) times faster, so
 the rules job (RULES_INTERVAL_SECONDS=5) tops up every 5 minutes of schedule time and the
 feed's horizon moves every minute of real time. Printed, as JSON:
@@ -47,7 +49,7 @@ from engine.profile import profile_of
 from schedule_api.app import create_app
 from schedule_api.service import rules as service_rules
 from schedule_api.service.assets import add_version
-from schedule_api.service.plans import Timelines
+from schedule_api.service.plans import Timelines, compact_plans
 from schedule_api.settings import ScheduleSettings
 from schedule_api.store import Store
 from schedule_api.store import channels as channel_rows
@@ -129,6 +131,16 @@ async def build_database(url: str, now_us: int) -> None:
         await service_rules.materialise(store, channel_id, rule_id, now_us=start, margin_us=0)
     await service_rules.materialise_all(store, now_us=now_us, margin_us=0)
     await engine.dispose()
+
+
+async def compact_database(url: str, now_us: int) -> int:
+    """Compact every plan as the rules job would at now_us, without its slack (the steady
+    state engines meet); how many moved."""
+    engine = create_engine(url)
+    retention_us = ScheduleSettings().plan_retention_hours * HOUR_US
+    moved = await compact_plans(Store(engine), now_us=now_us, retention_us=retention_us)
+    await engine.dispose()
+    return moved
 
 
 def serve_schedule(database: str, port: int, start_us: int, reference_us: int) -> None:
@@ -240,6 +252,10 @@ def run(workers: int, reuse: Path | None, threads: int) -> dict[str, Any]:
             asyncio.run(build_database(f"sqlite:///{database}", start_us))
             stamp.write_text(str(start_us))
         start_us = int(stamp.read_text())
+        compacted = database.with_suffix(".compacted")
+        if not compacted.exists():
+            asyncio.run(compact_database(f"sqlite:///{database}", start_us))
+            compacted.write_text(str(start_us))
         setup_s = round(time.monotonic() - started, 1)
         reference_us = time.time_ns() // 1000
         api_port, engine_port = _free_port(), _free_port()

@@ -30,11 +30,12 @@ class ScheduleSettings:
     are refused; it must cover how long engines take to pick up a plan),
     RULES_INTERVAL_SECONDS (how often rules top up the schedule), PLAYBACK_BASE_URL (the
     engine's public URL, e.g. the CloudFront distribution, for the M3U channel list),
-    PLAN_RETENTION_HOURS (plans sent to engines keep this much history; more than the
-    longest time-shift plus a window), PLAN_LOOKAHEAD_HOURS (engines hold the schedule this
-    far ahead, and up to an hour more: how long they keep playing the schedule, not the
-    slate, when the schedule service is away), KEEPALIVE_TIMEOUT_SECONDS (an idle connection, or one
-    that has not finished sending its request headers, is closed after this long),
+    PLAN_RETENTION_HOURS (plans sent to engines keep at least this much history, and each
+    channel its time-shift limit plus two windows), PLAN_LOOKAHEAD_HOURS (engines hold the
+    schedule this far ahead, and up to an hour more: how long they keep playing the
+    schedule, not the slate, when the schedule service is away), KEEPALIVE_TIMEOUT_SECONDS
+    (an idle connection, or one that has not finished sending its request headers, is closed
+    after this long),
     ALLOW_UNAUTHENTICATED_WRITES (1: listen beyond loopback without an API_KEY; refused
     otherwise, as anyone who can reach the port could then change the schedule).
     """
@@ -52,7 +53,7 @@ class ScheduleSettings:
     ingest_max_playlist_bytes: int = 5_242_880
     lock_margin_seconds: int = 10
     rules_interval_seconds: int = 300
-    plan_retention_hours: int = 26
+    plan_retention_hours: int = 2
     plan_lookahead_hours: int = 6
     playback_base_url: str = "http://localhost:8000"
     keepalive_timeout_s: float = KEEPALIVE_TIMEOUT_S
@@ -120,7 +121,7 @@ class ScheduleSettings:
             lock_margin_seconds=env_integer(environ, "LOCK_MARGIN_SECONDS", 10, 0, 86_400),
             rules_interval_seconds=env_integer(environ, "RULES_INTERVAL_SECONDS", 300, 1, 86_400),
             playback_base_url=playback,
-            plan_retention_hours=env_integer(environ, "PLAN_RETENTION_HOURS", 26, 2, 8760),
+            plan_retention_hours=env_integer(environ, "PLAN_RETENTION_HOURS", 2, 2, 8760),
             plan_lookahead_hours=env_integer(environ, "PLAN_LOOKAHEAD_HOURS", 6, 1, 8760),
             keepalive_timeout_s=env_integer(
                 environ, "KEEPALIVE_TIMEOUT_SECONDS", KEEPALIVE_TIMEOUT_S, 1, 3600

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.errors import NotFound
-from common.instants import LATEST_US, US_PER_S
+from common.instants import LATEST_US
 from engine.compaction import compaction_point
 from engine.model import Plan
 from engine.timeline import Timeline, compile_timeline
@@ -93,16 +93,14 @@ async def compaction_candidates(
 
 async def compact_plan(store: Store, channel_id: str, *, now_us: int, retention_us: int) -> bool:
     """Move the channel's plan start to the latest program that began at or before
-    now - retention (engine/compaction.py); True when it moved. Nothing the engines serve
+    now - the history it keeps (store/plans.py keep_us; engine/compaction.py); True when it
+    moved. Nothing the engines serve
     from then on changes, so this is a plan write like any other (a new revision)."""
     async with store.write() as connection:
         channel = await channel_rows.get(connection, channel_id)
         (plan,) = await read_plans(connection, [channel])
         assets = {key: await store.index(key, connection) for key in plan.asset_keys()}
-        # never drop what time-shift may still serve
-        keep = max(
-            retention_us, channel.max_shift_seconds * US_PER_S + 2 * channel.window_ms * 1000
-        )
+        keep = plan_rows.keep_us(channel, retention_us)  # what time-shift may still serve
         timeline = await asyncio.to_thread(compile_timeline, plan, assets)
         point = compaction_point(timeline, now_us - keep)
         if point is None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from common.instants import LATEST_US
+from common.instants import LATEST_US, US_PER_S
 from engine.compaction import CompactionPoint
 from schedule_api.store import db
-from schedule_api.store.rows import EventRow, typed
+from schedule_api.store.rows import ChannelRow, EventRow, typed
 
 _c, _e, _ch = db.changes.c, db.events.c, db.channels.c
 
@@ -149,13 +149,31 @@ async def plan_events(
     return await asyncio.to_thread(group)
 
 
+def keep_us(channel: ChannelRow, retention_us: int) -> int:
+    """How much history a channel's plan keeps: its time-shift limit plus two windows (what
+    time-shift may still serve), and at least retention_us."""
+    return max(retention_us, channel.max_shift_seconds * US_PER_S + 2 * channel.window_ms * 1000)
+
+
+def kept_history_us(retention_us: int) -> sa.ColumnElement[int]:
+    """keep_us in SQL, for every channel in one query."""
+
+    def big(value: int) -> sa.ColumnElement[int]:
+        return sa.literal(value, sa.BigInteger)  # microseconds overflow PostgreSQL's integer
+
+    own = _ch.max_shift_seconds * big(US_PER_S) + _ch.window_ms * big(2 * 1000)
+    return sa.case((own > big(retention_us), own), else_=big(retention_us))
+
+
 async def compaction_candidates(
     connection: AsyncConnection, now_us: int, retention_us: int, slack_us: int = 0
 ) -> list[str]:
-    """The channels with a program scheduled after their plan's start and at least
-    retention_us ago (the only ones whose plan can compact), whose plan starts more than
-    retention_us + slack_us ago."""
+    """The channels with a program scheduled after their plan's start and at least the
+    history they keep ago (the only ones whose plan can compact), whose plan starts more
+    than that history + slack_us ago."""
     point = db.events.alias("point")
+    keep = kept_history_us(retention_us)
+    start = sa.func.coalesce(point.c.start_us, _ch.checkpoint_us)
     query = (
         sa.select(_ch.id)
         .distinct()
@@ -164,11 +182,9 @@ async def compaction_candidates(
                 point, point.c.id == _ch.compact_event_id
             )
         )
-        .where(_e.start_us <= now_us - retention_us)
-        .where(_e.start_us > sa.func.coalesce(point.c.start_us, _ch.checkpoint_us))
-        .where(
-            sa.func.coalesce(point.c.start_us, _ch.checkpoint_us) < now_us - retention_us - slack_us
-        )
+        .where(_e.start_us <= sa.literal(now_us, sa.BigInteger) - keep)
+        .where(_e.start_us > start)
+        .where(start < sa.literal(now_us - slack_us, sa.BigInteger) - keep)
         .order_by(_ch.id)
     )
     return [row.id for row in await connection.execute(query)]

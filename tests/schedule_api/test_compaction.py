@@ -31,14 +31,16 @@ async def api(database_url: str) -> AsyncIterator[TestClient]:
     await client.close()
 
 
-async def _looping_channel(api: TestClient, origin: str, hours: int) -> None:
+async def _looping_channel(
+    api: TestClient, origin: str, hours: int, max_shift_seconds: int = 1800
+) -> None:
     """A looping channel, run hour by hour with the scheduler job; the job compacts a plan
     only once it holds COMPACTION_SLACK_US more than the retention, so that comes first."""
     hours += COMPACTION_SLACK_US // HOUR
     await ingest(api, origin, "slate-ts", "slate")
     for asset in ("ts-alpha", "ts-bravo"):
         await ingest(api, origin, asset, asset)
-    body = {"id": "news", "name": "N", "slate": "slate", "max_shift_seconds": 1800}
+    body = {"id": "news", "name": "N", "slate": "slate", "max_shift_seconds": max_shift_seconds}
     assert (await api.post("/channels", json=body)).ok
     rule = {"kind": "loop", "play": {"assets": ["ts-alpha", "ts-bravo"]}, "horizon_hours": 3}
     assert (await api.post("/channels/news/rules?limit=0", json=rule)).status == 201
@@ -121,4 +123,14 @@ async def test_a_compacted_channel_is_no_candidate_until_it_holds_the_slack_agai
     await _looping_channel(api, origin, 4)
     assert await _candidates(api) == []
     advance(api, COMPACTION_SLACK_US // S + 600)
+    assert await _candidates(api) == ["news"]
+
+
+async def test_a_channel_keeps_the_history_its_time_shift_limit_needs_beyond_the_retention(
+    api: TestClient, origin: str
+) -> None:
+    await _looping_channel(api, origin, 0, max_shift_seconds=12 * 3600)
+    advance(api, 12 * 3600)  # past the 2 h retention and its slack, within the 12 h shift
+    assert await _candidates(api) == []
+    advance(api, COMPACTION_SLACK_US // S + 3600)
     assert await _candidates(api) == ["news"]
