@@ -23,7 +23,7 @@ from schedule_api.http.middleware import middleware
 from schedule_api.ingest import close_parse_pool, ingest_session
 from schedule_api.metrics import Metrics
 from schedule_api.routes import OPERATIONS
-from schedule_api.routes.service import add_documentation
+from schedule_api.routes.service import add_console, add_documentation
 from schedule_api.service.assets import interrupt_jobs
 from schedule_api.service.context import Context
 from schedule_api.service.feed import FeedPages
@@ -45,7 +45,10 @@ def _scheduler(ctx: Context, in_flight: set[asyncio.Task[None]]) -> AsyncIOSched
         task = asyncio.create_task(maintain(ctx))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            return  # the scheduler stops: the service's cleanup waits for the task itself
 
     scheduler.add_job(
         rules_job,
@@ -107,4 +110,5 @@ def create_app(
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, op.handler)
     add_documentation(app, OPERATIONS)
+    add_console(app)
     return app

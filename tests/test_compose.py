@@ -161,7 +161,7 @@ def test_the_origin_serves_the_player_page(native: tuple[Native, dict[str, Any]]
 
 
 def test_the_player_serves_the_same_hlsjs_that_the_tests_pin() -> None:
-    vendored = REPO / "vchannel" / "player" / "hls.min.js"
+    vendored = REPO / "common" / "vendor" / "hls.min.js"
     assert vendored.read_bytes() == (REPO / "node_modules/hls.js/dist/hls.min.js").read_bytes()
 
 

@@ -139,6 +139,7 @@ async def _run_up(host: str, ports: UpPorts, data: Path) -> None:
                     f"  playback: {engine_url}/live/master.m3u8?channel={DEMO_CHANNEL}"
                     "  (ffplay, VLC, Safari)\n"
                     f"  channels: {api_url}/channels.m3u  guide: {api_url}/epg.xml (IPTV apps)\n"
+                    f"  console:  {api_url}/console/  (program channels in the browser)\n"
                     f"  API docs: {api_url}/api/docs\n"
                     "Ctrl-C stops.",
                     flush=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 PLAYER_DIR = Path(__file__).resolve().parent / "player"
+HLS_JS = Path(__file__).resolve().parent.parent / "common" / "vendor" / "hls.min.js"
 
 
 def create_player_app(engine_url: str, api_url: str, channel: str) -> web.Application:
@@ -24,9 +25,7 @@ def create_player_app(engine_url: str, api_url: str, channel: str) -> web.Applic
         return web.Response(body=page.encode(), content_type="text/html")
 
     async def library(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(
-            PLAYER_DIR / "hls.min.js", headers={"Content-Type": "text/javascript"}
-        )
+        return web.FileResponse(HLS_JS, headers={"Content-Type": "text/javascript"})
 
     app = web.Application()
     app.router.add_get("/", index)

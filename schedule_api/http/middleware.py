@@ -17,7 +17,7 @@ from schedule_api.settings import ScheduleSettings
 
 log = logging.getLogger("vchannel.schedule")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-OPEN_PATHS = ("/health", "/metrics", "/api/")
+OPEN_PATHS = ("/health", "/metrics", "/api/", "/console/")
 PUBLIC_READS = re.compile(r"/channels/[a-z0-9][a-z0-9_-]{0,62}/now")
 """Reads that need no key even with API_KEY_READS: now/next is what any guide shows, and
 player pages read it from the browser, where no key may go."""

@@ -36,7 +36,15 @@ from schedule_api.models.events import (
     Schedule,
     ScheduleEntry,
 )
-from schedule_api.models.guide import Airing, AsRun, AsRunEntry, AsRunHour, Health, NowNext
+from schedule_api.models.guide import (
+    Airing,
+    AsRun,
+    AsRunEntry,
+    AsRunHour,
+    Health,
+    NowNext,
+    ServiceInfo,
+)
 from schedule_api.models.rules import (
     Collection,
     PlannedEvent,
@@ -85,5 +93,6 @@ __all__ = [
     "RuleRun",
     "Schedule",
     "ScheduleEntry",
+    "ServiceInfo",
     "SlotSpec",
 ]

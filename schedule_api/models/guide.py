@@ -63,3 +63,19 @@ class AsRun(BaseModel):
 class Health(BaseModel):
     status: str
     database: str
+
+
+class ServiceInfo(BaseModel):
+    """What a client needs to know about this service (the console reads it first)."""
+
+    now: str = Field(description="the service's clock")
+    now_ms: int
+    lock_margin_seconds: int = Field(
+        description="schedule edits that start before now + this margin are refused (409)"
+    )
+    playback_base_url: str = Field(
+        description="where players reach the engines: a channel plays at this URL followed "
+        "by its playback_path"
+    )
+    reads_need_key: bool = Field(description="reads need the API key too (API_KEY_READS)")
+    writes_need_key: bool
