@@ -993,9 +993,10 @@ class _Stack:
             **extra,
         )
 
-    def distribution_extras(self, prefix: str) -> tuple[dict[str, object], dict[str, object]]:
-        """Access logging (when a bucket is given) and the checkov checks that do not apply to
-        a distribution: (DistributionConfig fields, resource metadata)."""
+    def distribution_common(self, prefix: str) -> tuple[dict[str, object], dict[str, object]]:
+        """What both distributions share: HTTP/2 and 3, IPv6, the price class, access logging
+        (when a bucket is given), and the checkov checks that do not apply to them:
+        (DistributionConfig fields, resource metadata)."""
         skips = [
             (
                 "CKV_AWS_68",
@@ -1007,7 +1008,12 @@ class _Stack:
                 "with current viewers",
             ),
         ]
-        fields: dict[str, object] = {}
+        fields: dict[str, object] = {
+            "Enabled": True,
+            "HttpVersion": "http2and3",
+            "IPV6Enabled": True,
+            "PriceClass": self.p.price_class,
+        }
         if self.p.access_logs_bucket:
             fields["Logging"] = cloudfront.Logging(
                 Bucket=f"{self.p.access_logs_bucket}.s3.amazonaws.com",
@@ -1043,16 +1049,12 @@ class _Stack:
                 ),
             )
         )
-        fields, metadata = self.distribution_extras("cdn")
+        fields, metadata = self.distribution_common("cdn")
         self.distribution = t.add_resource(
             cloudfront.Distribution(
                 "Cdn",
                 DistributionConfig=cloudfront.DistributionConfig(
                     Comment=f"{p.name}: live playlists from the vchannel engine",
-                    Enabled=True,
-                    HttpVersion="http2and3",
-                    IPV6Enabled=True,
-                    PriceClass=p.price_class,
                     Origins=[self.origin("engine", cdn_policy.ORIGIN_READ_TIMEOUT_S)],
                     DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(
                         TargetOriginId="engine",
@@ -1079,16 +1081,12 @@ class _Stack:
         """The schedule API over HTTPS without a domain of the user's: a distribution that
         caches nothing and forwards every method, header (Authorization too) and query."""
         p, t = self.p, self.t
-        fields, metadata = self.distribution_extras("api")
+        fields, metadata = self.distribution_common("api")
         self.api_distribution = t.add_resource(
             cloudfront.Distribution(
                 "ApiCdn",
                 DistributionConfig=cloudfront.DistributionConfig(
                     Comment=f"{p.name}: the vchannel schedule API over HTTPS (no caching)",
-                    Enabled=True,
-                    HttpVersion="http2and3",
-                    IPV6Enabled=True,
-                    PriceClass=p.price_class,
                     Origins=[self.origin("schedule", API_ORIGIN_READ_TIMEOUT_S)],
                     DefaultCacheBehavior=cloudfront.DefaultCacheBehavior(
                         TargetOriginId="schedule",
