@@ -116,6 +116,12 @@ function clearTimers() {
   timers = [];
 }
 
+// YYYY-MM-DD of an instant in a time zone (the as-run day is the channel's local day)
+function localDay(ms, timeZone) {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(new Date(ms));
+}
+
 function formatTime(ms) {
   return new Date(ms).toISOString().replace(".000Z", "Z").replace("T", " ");
 }
@@ -168,6 +174,7 @@ async function channelsView() {
     const now = h("td", {}, "…");
     const next = h("td", {}, "");
     const slate = h("td", {}, "");
+    const engine = h("td", {}, "…");
     const preview = h("td", {}, h("button", {
       type: "button",
       onclick: (event) => startPreview(event.target.parentElement, channel),
@@ -176,24 +183,39 @@ async function channelsView() {
       now.textContent = info.current.title;
       next.textContent = info.next ? `${info.next.title} at ${formatTime(info.next.start_ms)}` : "";
     }).catch((error) => { now.textContent = error.message; });
-    const today = new Date(serviceNow()).toISOString().slice(0, 10);
+    const today = localDay(serviceNow(), channel.time_zone);
     api("GET", `/channels/${channel.id}/as-run?date=${today}`).then((run) => {
       const hour = run.hours.length ? run.hours[run.hours.length - 1] : null;
       slate.textContent = hour ? `${hour.slate_seconds.toFixed(0)} s` : "0 s";
     }).catch(() => { slate.textContent = "n/a"; });
+    engineAnswer(channel).then((answer) => { engine.textContent = answer; });
     return h("tr", {},
       h("td", {}, h("a", { href: `#/channel/${channel.id}` }, channel.id)),
-      h("td", {}, channel.name), now, next, slate, preview);
+      h("td", {}, channel.name), now, next, slate, engine, preview);
   });
   const table = h("table", {},
     h("thead", {}, h("tr", {},
-      ...["Channel", "Name", "On air", "Next", "Slate this hour", "Live"].map((t) => h("th", { scope: "col" }, t)))),
+      ...["Channel", "Name", "On air", "Next", "Slate this hour", "Engine", "Live"].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows));
   view.replaceChildren(
     h("h1", {}, "Channels"),
     h("section", {}, channels.items.length ? table : h("p", {}, "No channels yet.")),
     canWrite() ? createChannelForm(assets.items) : h("p", { class: "muted" }, "Read-only: sign in to create channels."),
   );
+}
+
+// What the engine answers for the channel's playlist: "ok", or its status and problem detail
+// (a channel not yet on air says when it will be).
+async function engineAnswer(channel) {
+  try {
+    const response = await fetch(service.playback_base_url + channel.playback_path, { cache: "no-store" });
+    if (response.ok) return "ok";
+    const type = response.headers.get("Content-Type") || "";
+    const problem = type.includes("json") ? await response.json() : null;
+    return `${response.status}: ${(problem && problem.detail) || response.statusText}`;
+  } catch (error) {
+    return `unreachable (${error.message})`;
+  }
 }
 
 function startPreview(cell, channel) {
@@ -425,11 +447,42 @@ async function scheduleGrid(channel, container, message) {
   container.vchannelTimeline = timeline; // for tests and the browser's console
 }
 
+// "a, b, c" -> {assets: [a, b, c]}; "tag:news" -> {tag: "news"}; "" -> null
+function collection(text) {
+  const value = text.trim();
+  if (!value) return null;
+  if (value.startsWith("tag:")) return { tag: value.slice(4).trim() };
+  return { assets: value.split(",").map((s) => s.trim()).filter(Boolean) };
+}
+
+// "20:00 mon,tue tag:news" -> {at: "20:00", days: ["mon", "tue"], play: {tag: "news"}}
+function slotSpec(line) {
+  const [at, ...rest] = line.split(/\s+/);
+  const spec = { at };
+  if (rest.length && /^(mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*$/.test(rest[0])) {
+    spec.days = rest.shift().split(",");
+  }
+  spec.play = collection(rest.join(" ")) || { assets: [] };
+  return spec;
+}
+
+function describeCollection(play) {
+  if (!play) return "the slate";
+  return play.tag ? `tag ${play.tag}` : play.assets.join(", ");
+}
+
+function describeRule(rule) {
+  if (rule.kind !== "slots") return describeCollection(rule.play);
+  const slots = rule.slots.map((slot) =>
+    `${slot.at}${slot.days.length < 7 ? ` ${slot.days.join(",")}` : ""} ${describeCollection(slot.play)}`);
+  return `${slots.join("; ")}; between: ${describeCollection(rule.filler)}`;
+}
+
 async function rulesSection(channel) {
   const rules = await api("GET", `/channels/${channel.id}/rules`);
   const list = h("tbody", {}, rules.items.map((rule) => h("tr", {},
     h("td", {}, rule.id), h("td", {}, rule.kind),
-    h("td", {}, ((rule.play && rule.play.assets) || []).join(", ")),
+    h("td", {}, describeRule(rule)),
     h("td", {}, rule.materialised_until),
     h("td", {}, canWrite() ? [
       h("button", { type: "button", onclick: () => deleteRule(rule, false) }, "Delete with its events"), " ",
@@ -444,26 +497,42 @@ async function rulesSection(channel) {
       toast(error.message, true);
     }
   }
-  const kind = h("select", {}, ["loop", "shuffle"].map((k) => h("option", { value: k }, k)));
-  const assets = h("input", { placeholder: "asset ids, comma-separated", size: 40 });
+  const kind = h("select", {}, ["loop", "shuffle", "slots"].map((k) => h("option", { value: k }, k)));
+  const assets = h("input", { placeholder: "asset ids, comma-separated, or tag:name", size: 40 });
+  const slots = h("textarea", { rows: 3, cols: 40, placeholder: "20:00 mon,tue,wed tag:news\n21:30 film-1, film-2" });
   const horizon = h("input", { type: "number", value: "24", min: "1", max: "720" });
   const preview = h("div", { id: "rule-preview" });
+  const slotsField = field("rule", "slots", "Slots", slots,
+    "one per line: HH:MM (channel time), optional days, then asset ids or tag:name");
+  const assetsField = field("rule", "play", "Assets to play", assets);
+  function showKind() {
+    const isSlots = kind.value === "slots";
+    slotsField.hidden = !isSlots;
+    assetsField.querySelector("label").textContent = isSlots ? "Filler between slots (empty: the slate)" : "Assets to play";
+    assetsField.dataset.field = isSlots ? "filler" : "play";
+  }
+  kind.addEventListener("change", showKind);
+  showKind();
   const form = h("form", { novalidate: true },
     h("div", { class: "form-row" },
       field("rule", "kind", "Kind", kind),
-      field("rule", "play", "Assets to play", assets),
+      assetsField,
       field("rule", "horizon_hours", "Horizon (hours)", horizon)),
+    slotsField,
     h("div", { class: "form-problem" }),
     h("div", { class: "form-row" },
       h("button", { type: "button", id: "rule-preview-button", onclick: () => submit(true) }, "Preview"),
       h("button", { type: "button", class: "primary", id: "rule-save-button", onclick: () => submit(false) }, "Save rule")),
     preview);
   async function submit(onlyPreview) {
-    const body = {
-      kind: kind.value,
-      play: { assets: assets.value.split(",").map((s) => s.trim()).filter(Boolean) },
-      horizon_hours: Number(horizon.value),
-    };
+    const body = { kind: kind.value, horizon_hours: Number(horizon.value) };
+    const play = collection(assets.value);
+    if (kind.value === "slots") {
+      body.slots = slots.value.split("\n").map((line) => line.trim()).filter(Boolean).map(slotSpec);
+      if (play) body.filler = play;
+    } else {
+      body.play = play || { assets: [] };
+    }
     const path = onlyPreview ? "rule-previews" : "rules";
     try {
       const run = await api("POST", `/channels/${channel.id}/${path}?limit=20`, body);
@@ -488,10 +557,18 @@ async function rulesSection(channel) {
     canWrite() ? form : null);
 }
 
+// The hours of an as-run day from the first thing that aired (none before the channel began)
+function aired(run) {
+  if (!run.items.length) return [];
+  const first = Date.parse(run.items[0].start);
+  return run.hours.filter((hour) => Date.parse(hour.start) + 3600 * 1000 > first);
+}
+
 function asRunSection(channel) {
-  const date = h("input", { type: "date", value: new Date(serviceNow()).toISOString().slice(0, 10) });
+  const date = h("input", { type: "date", value: localDay(serviceNow(), channel.time_zone) });
   const body = h("div", { id: "as-run" });
   async function show() {
+    body.replaceChildren(h("p", { class: "muted" }, "Loading…"));
     try {
       const run = await api("GET", `/channels/${channel.id}/as-run?date=${date.value}`);
       body.replaceChildren(
@@ -501,7 +578,7 @@ function asRunSection(channel) {
           h("tbody", {}, run.items.map((e) => h("tr", {},
             h("td", {}, e.start), h("td", {}, e.end), h("td", {}, e.kind), h("td", {}, e.title))))),
         h("h2", {}, "Slate seconds per hour"),
-        h("table", {}, h("tbody", {}, run.hours.map((hour) => h("tr", {},
+        h("table", {}, h("tbody", {}, aired(run).map((hour) => h("tr", {},
           h("td", {}, hour.start), h("td", {}, `${hour.slate_seconds.toFixed(1)} s`))))));
     } catch (error) {
       body.replaceChildren(problemBox(error));
@@ -525,53 +602,110 @@ function asRunSection(channel) {
 }
 
 // --- library ------------------------------------------------------------------------------
-async function libraryView(query = "", offset = 0) {
-  const page = await api("GET", `/assets?q=${encodeURIComponent(query)}&limit=20&offset=${offset}`);
-  const search = h("input", { type: "search", value: query });
-  const rows = page.items.map((asset) => h("tr", {},
-    h("td", {}, asset.id), h("td", {}, asset.title), h("td", {}, `${asset.duration_seconds.toFixed(1)} s`),
-    h("td", {}, asset.renditions.map((r) => r.name).join(", ")),
-    h("td", {}, asset.tags.join(", ")),
-    h("td", {}, canWrite() ? [
-      h("button", { type: "button", onclick: () => reingest(asset) }, "Re-ingest"), " ",
-      h("button", { type: "button", onclick: () => editTags(asset) }, "Edit tags"),
-    ] : null)));
+async function libraryView() {
+  const results = h("section", { id: "library-results" });
+  const editor = h("div", { id: "asset-editor" });
+  const search = h("input", { type: "search" });
+  let shown = { query: "", offset: 0 };
+
+  async function show(query, offset) {
+    shown = { query, offset };
+    const page = await api("GET", `/assets?q=${encodeURIComponent(query)}&limit=20&offset=${offset}`);
+    const rows = page.items.map((asset) => h("tr", {},
+      h("td", {}, asset.id), h("td", {}, asset.title), h("td", {}, `${asset.duration_seconds.toFixed(1)} s`),
+      h("td", {}, asset.renditions.map((r) => r.name).join(", ")),
+      h("td", {}, asset.genre), h("td", {}, asset.tags.join(", ")),
+      h("td", {}, canWrite() ? [
+        h("button", { type: "button", onclick: () => reingest(asset) }, "Re-ingest"), " ",
+        h("button", { type: "button", onclick: () => edit(asset) }, "Edit"),
+      ] : null)));
+    const pager = h("div", { class: "form-row" },
+      h("span", {}, page.total ? `${page.offset + 1}-${page.offset + page.items.length} of ${page.total}` : "No assets."),
+      offset > 0 ? h("button", { type: "button", onclick: () => show(query, Math.max(0, offset - 20)) }, "Previous") : null,
+      offset + 20 < page.total ? h("button", { type: "button", onclick: () => show(query, offset + 20) }, "Next") : null);
+    results.replaceChildren(
+      h("table", {}, h("thead", {}, h("tr", {},
+        ...["Id", "Title", "Length", "Renditions", "Genre", "Tags", ""].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, rows)),
+      pager);
+  }
+  function refresh() {
+    return show(shown.query, shown.offset).catch((error) => toast(error.message, true));
+  }
+  function edit(asset) {
+    editor.replaceChildren(assetEditor(asset, () => {
+      editor.replaceChildren();
+      refresh();
+    }));
+    editor.querySelector("textarea, input").focus();
+  }
   async function reingest(asset) {
     try {
       const done = await api("POST", `/assets/${asset.id}/reingest`);
       toast(`${asset.id}: version ${done.version}`);
-      libraryView(query, offset);
+      refresh();
     } catch (error) {
       toast(error.message, true);
     }
   }
-  async function editTags(asset) {
-    const tags = prompt(`Tags of ${asset.id}, comma-separated`, asset.tags.join(", "));
-    if (tags === null) return;
-    try {
-      await api("PATCH", `/assets/${asset.id}`, { tags: tags.split(",").map((t) => t.trim()).filter(Boolean) });
-      libraryView(query, offset);
-    } catch (error) {
-      toast(error.message, true);
-    }
-  }
-  const pager = h("div", { class: "form-row" },
-    h("span", {}, `${page.offset + 1}-${page.offset + page.items.length} of ${page.total}`),
-    offset > 0 ? h("button", { type: "button", onclick: () => libraryView(query, Math.max(0, offset - 20)) }, "Previous") : null,
-    offset + 20 < page.total ? h("button", { type: "button", onclick: () => libraryView(query, offset + 20) }, "Next") : null);
+  await show("", 0);
   view.replaceChildren(
     h("h1", {}, "Library"),
-    h("section", {},
-      h("form", { class: "form-row", onsubmit: (event) => { event.preventDefault(); libraryView(search.value, 0); } },
-        field("search", "q", "Search", search), h("button", { type: "submit" }, "Search")),
-      h("table", {}, h("thead", {}, h("tr", {},
-        ...["Id", "Title", "Length", "Renditions", "Tags", ""].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, rows)),
-      pager),
-    canWrite() ? ingestForm() : null);
+    h("form", { class: "form-row", onsubmit: (event) => { event.preventDefault(); show(search.value, 0); } },
+      field("search", "q", "Search", search), h("button", { type: "submit" }, "Search")),
+    results,
+    editor,
+    canWrite() ? ingestForm(refresh) : null);
 }
 
-function ingestForm() {
+// Guide metadata and tags of one asset (every version); the title changes by re-ingesting.
+function assetEditor(asset, done) {
+  const inputs = {
+    description: h("textarea", { rows: 3, cols: 60 }),
+    genre: h("input", {}),
+    episode: h("input", {}),
+    rating: h("input", {}),
+    artwork_url: h("input", { type: "url", size: 50 }),
+    tags: h("input", { size: 40 }),
+  };
+  for (const name of ["description", "genre", "episode", "rating"]) inputs[name].value = asset[name];
+  inputs.artwork_url.value = asset.artwork_url || "";
+  inputs.tags.value = asset.tags.join(", ");
+  const form = h("form", { novalidate: true },
+    field("asset", "description", "Description", inputs.description),
+    h("div", { class: "form-row" },
+      field("asset", "genre", "Genre", inputs.genre),
+      field("asset", "episode", "Episode", inputs.episode),
+      field("asset", "rating", "Rating", inputs.rating)),
+    h("div", { class: "form-row" },
+      field("asset", "artwork_url", "Artwork URL", inputs.artwork_url),
+      field("asset", "tags", "Tags", inputs.tags, "comma-separated")),
+    h("div", { class: "form-problem" }),
+    h("div", { class: "form-row" },
+      h("button", { class: "primary", type: "submit" }, "Save"),
+      h("button", { type: "button", onclick: () => form.parentElement.remove() }, "Cancel")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {
+      description: inputs.description.value,
+      genre: inputs.genre.value,
+      episode: inputs.episode.value,
+      rating: inputs.rating.value,
+      artwork_url: inputs.artwork_url.value.trim() || null,
+      tags: inputs.tags.value.split(",").map((t) => t.trim()).filter(Boolean),
+    };
+    try {
+      await api("PATCH", `/assets/${asset.id}`, body);
+      toast(`${asset.id}: guide metadata saved`);
+      done();
+    } catch (error) {
+      showFieldErrors(form, error);
+    }
+  });
+  return h("section", {}, h("h2", {}, `Edit ${asset.title} (${asset.id})`), form);
+}
+
+function ingestForm(ingested) {
   const urls = h("textarea", { placeholder: "one URL per line, optionally followed by a title" });
   const progress = h("div", { id: "ingest-progress", "aria-live": "polite" });
   const form = h("form", { novalidate: true },
@@ -602,6 +736,7 @@ function ingestForm() {
       if (job.state !== "running") break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    ingested();
   }
   return h("section", {}, h("h2", {}, "Ingest"), form);
 }

@@ -1,6 +1,7 @@
 """The operator console in Chromium, driven as an operator would: sign in, ingest the sample
 assets, create a channel, schedule three programs by dragging them onto the grid, add a loop
-rule through its preview, try an edit behind the lock horizon, read the as-run log. The engine
+rule through its preview, preview a slots rule, edit an asset's guide metadata, try an edit
+behind the lock horizon, read the as-run log and what the engine answers for the channel. The engine
 (following the schedule service) must play the programs at the times the grid shows. Each
 screen is saved as a 1280x800 screenshot and checked with axe-core."""
 
@@ -91,6 +92,9 @@ class Journey:
     preview_rows: int = 0
     rules: list[dict[str, Any]] = field(default_factory=list)
     lock_message: str = ""
+    slots_preview: list[str] = field(default_factory=list)
+    edited: dict[str, Any] = field(default_factory=dict)
+    engine_answer: str = ""
     as_run: list[str] = field(default_factory=list)
     screens: dict[str, dict[str, Any]] = field(default_factory=dict)
     console_errors: list[str] = field(default_factory=list)
@@ -174,9 +178,14 @@ async def _journey(services: Services) -> Journey:
             status = page.locator("#ingest-progress p")
             await status.filter(has_text=re.compile("^done")).wait_for(timeout=60_000)
             journey.ingest_status = await status.inner_text()
-            await page.goto(console + "#/library")
-            await page.wait_for_selector("text=Charlie")
+            bravo = page.locator("#library-results tr", has_text="Bravo")
+            await bravo.get_by_role("button", name="Edit").click()
+            await page.get_by_label("Genre").fill("Documentary")
+            await page.get_by_label("Description").fill("Bees & <b>flowers</b>")
+            await page.get_by_role("button", name="Save").click()
+            await bravo.filter(has_text="Documentary").wait_for()
             ids = {a["title"]: a["id"] for a in _api(services, "/assets?limit=50")["items"]}
+            journey.edited = _api(services, f"/assets/{ids['Bravo']}")
             await _screen(page, "library", services, journey)
 
             await page.goto(console + "#/channels")
@@ -221,6 +230,16 @@ async def _journey(services: Services) -> Journey:
             await page.wait_for_selector("text=loop")
             journey.rules = _api(services, "/channels/console-tv/rules")["items"]
             await page.wait_for_selector("#timeline .vis-panel.vis-center")
+
+            # a slots rule, previewed only: Charlie at a wall-clock time three hours ahead
+            slot = time.strftime("%H:%M", time.gmtime(now / 1000 + 3 * 3600))
+            await page.get_by_label("Kind").select_option("slots")
+            await page.get_by_label("Slots", exact=True).fill(f"{slot} {ids['Charlie']}")
+            await page.get_by_role("button", name="Preview").click()
+            await page.wait_for_selector("#rule-preview table")
+            journey.slots_preview = await page.locator(
+                "#rule-preview td:first-child"
+            ).all_inner_texts()
             await _screen(page, "channel", services, journey)
 
             # a drop before the lock horizon (now + 10 s)
@@ -238,11 +257,19 @@ async def _journey(services: Services) -> Journey:
             first_end = journey.grid[0]["end"] if journey.grid else now
             wait_ms = first_end + 2000 - await page.evaluate("Date.now()")
             await asyncio.sleep(max(0, wait_ms) / 1000)
+            # the day the first program aired on, in the channel's time zone (UTC)
+            day = time.strftime("%Y-%m-%d", time.gmtime(journey.grid[0]["start"] / 1000))
+            await page.get_by_label("Day", exact=True).fill(day)
             await page.get_by_role("button", name="Show").click()
             await page.wait_for_selector("#as-run table")
             journey.as_run = await page.locator(
                 "#as-run tbody tr td:nth-child(4)"
             ).all_inner_texts()
+
+            await page.goto(console + "#/channels")
+            engine = page.locator("tr", has_text="console-tv").locator("td").nth(5)
+            await engine.filter(has_text=re.compile("^(ok|[0-9]{3}: .+)$")).wait_for()
+            journey.engine_answer = await engine.inner_text()
         finally:
             await browser.close()
     return journey
@@ -336,6 +363,21 @@ def test_an_edit_behind_the_lock_horizon_is_refused_with_a_visible_message(
     journey: Journey,
 ) -> None:
     assert "lock" in journey.lock_message.lower()
+
+
+def test_guide_metadata_edited_in_the_library_is_saved(journey: Journey) -> None:
+    assert (journey.edited["genre"], journey.edited["description"]) == (
+        "Documentary",
+        "Bees & <b>flowers</b>",
+    )
+
+
+def test_a_slots_rule_preview_airs_the_slot(journey: Journey) -> None:
+    assert "Charlie" in journey.slots_preview
+
+
+def test_the_channel_list_shows_what_the_engine_answers(journey: Journey) -> None:
+    assert journey.engine_answer == "ok"
 
 
 def test_the_as_run_log_lists_what_aired(journey: Journey) -> None:
