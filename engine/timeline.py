@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
+from weakref import WeakValueDictionary
 
 from engine.errors import PlanError
 from engine.model import (
@@ -74,9 +75,39 @@ class Run:
         return prefix[self.first_segment + self.count] - prefix[self.first_segment]
 
 
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class Layout:
+    """One cycle of a group: its runs placed relative to the cycle's start. It follows from
+    the pieces alone, so every group that plays the same pieces (the same part of a program
+    on any channel, any day; the slate of every break of the same length) shares one: the
+    layouts of a process are interned (`_layout`), which keeps a timeline's memory to the
+    few numbers that place each group in time."""
+
+    runs: tuple[Run, ...]
+    run_msns: tuple[int, ...]
+    run_starts: tuple[int, ...]
+    period_us: int
+    count: int
+    rel_dsn: int
+    """The discontinuities inside one cycle (before its last segment)."""
+    wrap_discontinuity: bool
+    """A discontinuity where the cycle loops back to its first segment."""
+
+    @property
+    def dsn_step(self) -> int:
+        return self.rel_dsn + self.wrap_discontinuity
+
+    @property
+    def tail(self) -> tuple[AssetIndex, int]:
+        """The asset and segment the cycle ends with."""
+        last = self.runs[-1]
+        return last.asset, last.first_segment + last.count - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A cycle of runs played `cycles` times back to back (None: forever, the tail).
+    """A cycle of runs (its layout) played `cycles` times back to back (None: forever, the
+    tail).
 
     discontinuity_sequence is the discontinuity number (RFC 8216 6.2.1) of the group's first
     segment; each later cycle adds dsn_step.
@@ -87,18 +118,40 @@ class Group:
     media_sequence: int
     discontinuity_sequence: int
     first_discontinuity: bool
-    wrap_discontinuity: bool
     cycles: int | None
-    period_us: int
-    count: int
-    dsn_step: int
-    runs: tuple[Run, ...]
-    run_msns: tuple[int, ...]
-    run_starts: tuple[int, ...]
+    layout: Layout
     block_index: int | None = None
     scheduled_start_us: int | None = None
     part: int = 0
     """Within a program split by ad breaks: 0 for its first group, then 1, 2, ..."""
+
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        return self.layout.runs
+
+    @property
+    def run_msns(self) -> tuple[int, ...]:
+        return self.layout.run_msns
+
+    @property
+    def run_starts(self) -> tuple[int, ...]:
+        return self.layout.run_starts
+
+    @property
+    def period_us(self) -> int:
+        return self.layout.period_us
+
+    @property
+    def count(self) -> int:
+        return self.layout.count
+
+    @property
+    def dsn_step(self) -> int:
+        return self.layout.dsn_step
+
+    @property
+    def wrap_discontinuity(self) -> bool:
+        return self.layout.wrap_discontinuity
 
     @property
     def is_program_start(self) -> bool:
@@ -300,6 +353,56 @@ class _Piece:
     title: str
 
 
+_LAYOUTS: WeakValueDictionary[tuple[tuple[int, int, int, str], ...], Layout] = WeakValueDictionary()
+"""Every layout in use in this process, by its pieces (an asset by identity: the layout holds
+it, so the identity stays its own while the entry lives). A memo of a pure function: it
+changes no result, only how many copies of the same layout exist."""
+
+
+def _layout(pieces: list[_Piece]) -> Layout:
+    """The layout of a cycle of pieces (shared with every group that plays the same)."""
+    key = tuple((id(p.asset), p.first, p.end, p.title) for p in pieces)
+    found = _LAYOUTS.get(key)
+    if found is not None:
+        return found
+    runs: list[Run] = []
+    rel_msn = rel_start = rel_dsn = 0
+    previous: tuple[AssetIndex, int] | None = None
+    for piece in pieces:
+        first = piece.first
+        splits = piece.asset.renditions[0].segments.discontinuities_within(first, piece.end)
+        for index in (*splits, piece.end):
+            discontinuity = bool(runs) and not _is_successor(previous, piece.asset, first)
+            rel_dsn += discontinuity
+            run = Run(
+                rel_msn=rel_msn,
+                rel_start_us=rel_start,
+                rel_dsn=rel_dsn,
+                discontinuity=discontinuity,
+                asset=piece.asset,
+                first_segment=first,
+                count=index - first,
+                title=piece.title or piece.asset.title,
+            )
+            runs.append(run)
+            rel_msn += run.count
+            rel_start += run.duration_us
+            previous = (piece.asset, index - 1)
+            first = index
+    head = runs[0]
+    layout = Layout(
+        runs=tuple(runs),
+        run_msns=tuple(r.rel_msn for r in runs),
+        run_starts=tuple(r.rel_start_us for r in runs),
+        period_us=rel_start,
+        count=rel_msn,
+        rel_dsn=rel_dsn,
+        wrap_discontinuity=not _is_successor(previous, head.asset, head.first_segment),
+    )
+    _LAYOUTS[key] = layout
+    return layout
+
+
 class _Builder:
     """Lays groups back to back from the checkpoint (compilation only; not shared)."""
 
@@ -314,11 +417,14 @@ class _Builder:
         if groups:
             last = groups[-1]
             assert last.cycles is not None  # only the endless tail has no count
-            run = last.runs[-1]
             self.time_us = last.start_us + last.cycles * last.period_us
             self.media_sequence = last.media_sequence + last.cycles * last.count
-            self.dsn = last.discontinuity_sequence + (last.cycles - 1) * last.dsn_step + run.rel_dsn
-            self.previous = (run.asset, run.first_segment + run.count - 1)
+            self.dsn = (
+                last.discontinuity_sequence
+                + (last.cycles - 1) * last.dsn_step
+                + last.layout.rel_dsn
+            )
+            self.previous = last.layout.tail
 
     def add(
         self,
@@ -329,35 +435,11 @@ class _Builder:
         scheduled_start_us: int | None = None,
         part: int = 0,
     ) -> None:
-        runs: list[Run] = []
-        rel_msn = rel_start = rel_dsn = 0
-        previous: tuple[AssetIndex, int] | None = None
-        for piece in pieces:
-            first = piece.first
-            splits = piece.asset.renditions[0].segments.discontinuities_within(first, piece.end)
-            for index in (*splits, piece.end):
-                discontinuity = bool(runs) and not _is_successor(previous, piece.asset, first)
-                rel_dsn += discontinuity
-                run = Run(
-                    rel_msn=rel_msn,
-                    rel_start_us=rel_start,
-                    rel_dsn=rel_dsn,
-                    discontinuity=discontinuity,
-                    asset=piece.asset,
-                    first_segment=first,
-                    count=index - first,
-                    title=piece.title or piece.asset.title,
-                )
-                runs.append(run)
-                rel_msn += run.count
-                rel_start += run.duration_us
-                previous = (piece.asset, index - 1)
-                first = index
-        head = runs[0]
+        layout = _layout(pieces)
+        head = layout.runs[0]
         first_discontinuity = self.previous is not None and not _is_successor(
             self.previous, head.asset, head.first_segment
         )
-        wrap_discontinuity = not _is_successor(previous, head.asset, head.first_segment)
         group_dsn = self.dsn + first_discontinuity
         group = Group(
             kind=kind,
@@ -365,24 +447,18 @@ class _Builder:
             media_sequence=self.media_sequence,
             discontinuity_sequence=group_dsn,
             first_discontinuity=first_discontinuity,
-            wrap_discontinuity=wrap_discontinuity,
             cycles=cycles,
-            period_us=rel_start,
-            count=rel_msn,
-            dsn_step=rel_dsn + wrap_discontinuity,
-            runs=tuple(runs),
-            run_msns=tuple(r.rel_msn for r in runs),
-            run_starts=tuple(r.rel_start_us for r in runs),
+            layout=layout,
             block_index=block_index,
             scheduled_start_us=scheduled_start_us,
             part=part,
         )
         self.groups.append(group)
         if cycles is not None:
-            self.time_us += cycles * group.period_us
-            self.media_sequence += cycles * group.count
-            self.dsn = group_dsn + (cycles - 1) * group.dsn_step + rel_dsn
-            self.previous = previous
+            self.time_us += cycles * layout.period_us
+            self.media_sequence += cycles * layout.count
+            self.dsn = group_dsn + (cycles - 1) * layout.dsn_step + layout.rel_dsn
+            self.previous = layout.tail
 
     def playable(self, piece: _Piece, next_start_us: int | None) -> int:
         """How many segments of a clip play from the cursor before the next block takes over."""
