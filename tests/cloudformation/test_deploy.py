@@ -114,15 +114,24 @@ def test_the_network_and_load_balancer_create_in_moto_with_both_listeners(aws: A
     assert defaults == {8000: "403", 8001: "403"}
 
 
-def test_a_failed_update_reports_the_rollback_and_its_first_cause() -> None:
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def _stubbed() -> tuple[Any, Stubber]:
+    """A CloudFormation client that answers only what a test queues on its Stubber."""
     client = boto3.client(
         "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
     )
-    stubber = Stubber(client)
-    now = datetime(2026, 11, 23, tzinfo=UTC)
+    return client, Stubber(client)
 
-    def stack(status: str) -> dict[str, Any]:
-        return {"Stacks": [{"StackName": "live", "StackStatus": status, "CreationTime": now}]}
+
+def _stack(status: str, name: str = "live", **extra: Any) -> dict[str, Any]:
+    """A describe_stacks answer: one stack in this status."""
+    return {"Stacks": [{"StackName": name, "StackStatus": status, "CreationTime": NOW, **extra}]}
+
+
+def test_a_failed_update_reports_the_rollback_and_its_first_cause() -> None:
+    client, stubber = _stubbed()
 
     def event(number: int, status: str, reason: str = "") -> dict[str, Any]:
         made = {
@@ -131,14 +140,14 @@ def test_a_failed_update_reports_the_rollback_and_its_first_cause() -> None:
             "StackName": "live",
             "LogicalResourceId": "EngineService",
             "ResourceType": "AWS::ECS::Service",
-            "Timestamp": now,
+            "Timestamp": NOW,
             "ResourceStatus": status,
         }
         if reason:
             made["ResourceStatusReason"] = reason
         return made
 
-    stubber.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
     stubber.add_response(
         "create_change_set",
         {"Id": "cs-1"},
@@ -181,7 +190,7 @@ def test_a_failed_update_reports_the_rollback_and_its_first_cause() -> None:
             ]
         },
     )
-    stubber.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"))
+    stubber.add_response("describe_stacks", _stack("UPDATE_ROLLBACK_COMPLETE"))
     lines: list[str] = []
     with stubber, pytest.raises(DeployError) as caught:
         deploy(client, "live", "{}", echo=lines.append, sleep=lambda _s: None)
@@ -192,32 +201,14 @@ def test_a_failed_update_reports_the_rollback_and_its_first_cause() -> None:
 
 
 def test_a_stack_that_failed_to_create_must_be_destroyed_first() -> None:
-    client = boto3.client(
-        "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    stubber = Stubber(client)
-    stubber.add_response(
-        "describe_stacks",
-        {
-            "Stacks": [
-                {
-                    "StackName": "live",
-                    "StackStatus": "ROLLBACK_COMPLETE",
-                    "CreationTime": datetime(2026, 11, 23, tzinfo=UTC),
-                }
-            ]
-        },
-    )
+    client, stubber = _stubbed()
+    stubber.add_response("describe_stacks", _stack("ROLLBACK_COMPLETE"))
     with stubber, pytest.raises(DeployError, match="destroy it first"):
         deploy(client, "live", "{}", echo=lambda _l: None, sleep=lambda _s: None)
 
 
 def test_a_successful_create_prints_progress_and_outputs() -> None:
-    client = boto3.client(
-        "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    stubber = Stubber(client)
-    now = datetime(2026, 11, 23, tzinfo=UTC)
+    client, stubber = _stubbed()
     stubber.add_client_error(
         "describe_stacks", "ValidationError", "Stack with id new does not exist"
     )
@@ -249,20 +240,16 @@ def test_a_successful_create_prints_progress_and_outputs() -> None:
                     "StackName": "new",
                     "LogicalResourceId": "Cdn",
                     "ResourceType": "AWS::CloudFront::Distribution",
-                    "Timestamp": now,
+                    "Timestamp": NOW,
                     "ResourceStatus": "CREATE_COMPLETE",
                 }
             ]
         },
     )
-    done = {
-        "StackName": "new",
-        "StackStatus": "CREATE_COMPLETE",
-        "CreationTime": now,
-        "Outputs": [{"OutputKey": "CdnDomain", "OutputValue": "d1234.cloudfront.net"}],
-    }
-    stubber.add_response("describe_stacks", {"Stacks": [done]})
-    stubber.add_response("describe_stacks", {"Stacks": [done]})
+    outputs = [{"OutputKey": "CdnDomain", "OutputValue": "d1234.cloudfront.net"}]
+    done = _stack("CREATE_COMPLETE", name="new", Outputs=outputs)
+    stubber.add_response("describe_stacks", done)
+    stubber.add_response("describe_stacks", done)
     lines: list[str] = []
     with stubber:
         result = deploy(client, "new", "{}", echo=lines.append, sleep=lambda _s: None)
@@ -313,22 +300,8 @@ def test_the_stack_carries_its_tags(aws: Any) -> None:
 
 
 def test_a_conditional_replacement_of_data_is_named_before_anything_runs() -> None:
-    client = boto3.client(
-        "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-    stubber = Stubber(client)
-    stubber.add_response(
-        "describe_stacks",
-        {
-            "Stacks": [
-                {
-                    "StackName": "live",
-                    "StackStatus": "UPDATE_COMPLETE",
-                    "CreationTime": datetime(2026, 11, 23, tzinfo=UTC),
-                }
-            ]
-        },
-    )
+    client, stubber = _stubbed()
+    stubber.add_response("describe_stacks", _stack("UPDATE_COMPLETE"))
     stubber.add_response("create_change_set", {"Id": "cs-1"})
     stubber.add_response(
         "describe_change_set",
