@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
-from weakref import WeakValueDictionary
 
 from engine.errors import PlanError
+from engine.layout import Layout, Piece, Run, is_successor, layout_of
 from engine.model import (
     US_PER_S,
     AssetIndex,
@@ -54,54 +54,6 @@ class GroupKind(StrEnum):
     FILLER = "filler"
     BREAK = "break"
     """An ad break inside a program: the slate, marked for downstream ad insertion."""
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """Consecutive segments of one asset, placed relative to the start of its group's cycle."""
-
-    rel_msn: int
-    rel_start_us: int
-    rel_dsn: int
-    discontinuity: bool
-    asset: AssetIndex
-    first_segment: int
-    count: int
-    title: str
-
-    @property
-    def duration_us(self) -> int:
-        prefix = self.asset.prefix_us
-        return prefix[self.first_segment + self.count] - prefix[self.first_segment]
-
-
-@dataclass(frozen=True, slots=True, weakref_slot=True)
-class Layout:
-    """One cycle of a group: its runs placed relative to the cycle's start. It follows from
-    the pieces alone, so every group that plays the same pieces (the same part of a program
-    on any channel, any day; the slate of every break of the same length) shares one: the
-    layouts of a process are interned (`_layout`), which keeps a timeline's memory to the
-    few numbers that place each group in time."""
-
-    runs: tuple[Run, ...]
-    run_msns: tuple[int, ...]
-    run_starts: tuple[int, ...]
-    period_us: int
-    count: int
-    rel_dsn: int
-    """The discontinuities inside one cycle (before its last segment)."""
-    wrap_discontinuity: bool
-    """A discontinuity where the cycle loops back to its first segment."""
-
-    @property
-    def dsn_step(self) -> int:
-        return self.rel_dsn + self.wrap_discontinuity
-
-    @property
-    def tail(self) -> tuple[AssetIndex, int]:
-        """The asset and segment the cycle ends with."""
-        last = self.runs[-1]
-        return last.asset, last.first_segment + last.count - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,75 +286,6 @@ def _last_true(predicate: Callable[[int], bool], upper: int) -> int:
     return low
 
 
-def _is_successor(previous: tuple[AssetIndex, int] | None, asset: AssetIndex, index: int) -> bool:
-    if previous is None:
-        return False
-    previous_asset, previous_index = previous
-    return (
-        previous_asset.key == asset.key
-        and index == previous_index + 1
-        and not asset.renditions[0].segments.is_discontinuity(index)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    asset: AssetIndex
-    first: int
-    end: int
-    title: str
-
-
-_LAYOUTS: WeakValueDictionary[tuple[tuple[int, int, int, str], ...], Layout] = WeakValueDictionary()
-"""Every layout in use in this process, by its pieces (an asset by identity: the layout holds
-it, so the identity stays its own while the entry lives). A memo of a pure function: it
-changes no result, only how many copies of the same layout exist."""
-
-
-def _layout(pieces: list[_Piece]) -> Layout:
-    """The layout of a cycle of pieces (shared with every group that plays the same)."""
-    key = tuple((id(p.asset), p.first, p.end, p.title) for p in pieces)
-    found = _LAYOUTS.get(key)
-    if found is not None:
-        return found
-    runs: list[Run] = []
-    rel_msn = rel_start = rel_dsn = 0
-    previous: tuple[AssetIndex, int] | None = None
-    for piece in pieces:
-        first = piece.first
-        splits = piece.asset.renditions[0].segments.discontinuities_within(first, piece.end)
-        for index in (*splits, piece.end):
-            discontinuity = bool(runs) and not _is_successor(previous, piece.asset, first)
-            rel_dsn += discontinuity
-            run = Run(
-                rel_msn=rel_msn,
-                rel_start_us=rel_start,
-                rel_dsn=rel_dsn,
-                discontinuity=discontinuity,
-                asset=piece.asset,
-                first_segment=first,
-                count=index - first,
-                title=piece.title or piece.asset.title,
-            )
-            runs.append(run)
-            rel_msn += run.count
-            rel_start += run.duration_us
-            previous = (piece.asset, index - 1)
-            first = index
-    head = runs[0]
-    layout = Layout(
-        runs=tuple(runs),
-        run_msns=tuple(r.rel_msn for r in runs),
-        run_starts=tuple(r.rel_start_us for r in runs),
-        period_us=rel_start,
-        count=rel_msn,
-        rel_dsn=rel_dsn,
-        wrap_discontinuity=not _is_successor(previous, head.asset, head.first_segment),
-    )
-    _LAYOUTS[key] = layout
-    return layout
-
-
 class _Builder:
     """Lays groups back to back from the checkpoint (compilation only; not shared)."""
 
@@ -429,15 +312,15 @@ class _Builder:
     def add(
         self,
         kind: GroupKind,
-        pieces: list[_Piece],
+        pieces: list[Piece],
         cycles: int | None,
         block_index: int | None = None,
         scheduled_start_us: int | None = None,
         part: int = 0,
     ) -> None:
-        layout = _layout(pieces)
+        layout = layout_of(pieces)
         head = layout.runs[0]
-        first_discontinuity = self.previous is not None and not _is_successor(
+        first_discontinuity = self.previous is not None and not is_successor(
             self.previous, head.asset, head.first_segment
         )
         group_dsn = self.dsn + first_discontinuity
@@ -460,7 +343,7 @@ class _Builder:
             self.dsn = group_dsn + (cycles - 1) * layout.dsn_step + layout.rel_dsn
             self.previous = layout.tail
 
-    def playable(self, piece: _Piece, next_start_us: int | None) -> int:
+    def playable(self, piece: Piece, next_start_us: int | None) -> int:
         """How many segments of a clip play from the cursor before the next block takes over."""
         count = piece.end - piece.first
         if next_start_us is None:
@@ -480,7 +363,7 @@ class _Builder:
     def fill(
         self,
         kind: GroupKind,
-        pieces: list[_Piece],
+        pieces: list[Piece],
         until_us: int,
         block_index: int | None = None,
         part: int = 0,
@@ -517,7 +400,7 @@ class _Builder:
                 take = min(rest, piece.end - piece.first)
                 if take == 0:
                     break
-                partial.append(_Piece(piece.asset, piece.first, piece.first + take, piece.title))
+                partial.append(Piece(piece.asset, piece.first, piece.first + take, piece.title))
                 rest -= take
             self.add(kind, partial, 1, block_index, part=part + added)
             added += 1
@@ -527,8 +410,8 @@ class _Builder:
         self,
         index: int,
         block: Block,
-        piece: _Piece,
-        slate: list[_Piece],
+        piece: Piece,
+        slate: list[Piece],
         next_start_us: int | None,
         breaks: list[AdBreak],
     ) -> None:
@@ -539,13 +422,11 @@ class _Builder:
         for ad in (*block.breaks, None):
             stop = piece.end if ad is None else ad.at_segment
             if stop > cursor:
-                played = self.playable(
-                    _Piece(piece.asset, cursor, stop, piece.title), next_start_us
-                )
+                played = self.playable(Piece(piece.asset, cursor, stop, piece.title), next_start_us)
                 if played:
                     self.add(
                         GroupKind.BLOCK,
-                        [_Piece(piece.asset, cursor, cursor + played, piece.title)],
+                        [Piece(piece.asset, cursor, cursor + played, piece.title)],
                         1,
                         block_index=index,
                         scheduled_start_us=block.start_us,
@@ -567,7 +448,7 @@ class _Builder:
                 breaks.append(AdBreak(start, self.time_us, ad.duration_us))
 
 
-def _check_breaks(block: Block, piece: _Piece, where: str) -> None:
+def _check_breaks(block: Block, piece: Piece, where: str) -> None:
     previous = piece.first - 1
     for number, ad in enumerate(block.breaks):
         if not previous < ad.at_segment <= piece.end:
@@ -582,7 +463,7 @@ def _check_breaks(block: Block, piece: _Piece, where: str) -> None:
         previous = ad.at_segment
 
 
-def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> _Piece:
+def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> Piece:
     asset = assets.get(clip.key)
     if asset is None:
         raise PlanError(where, "asset", f"unknown {describe(clip.key)}")
@@ -594,7 +475,7 @@ def _clip_piece(clip: Clip, assets: AssetLookup, where: str) -> _Piece:
             f"segments [{clip.first_segment}, {end}) are not within the asset's "
             f"{asset.segment_count} segments",
         )
-    return _Piece(asset, clip.first_segment, end, clip.title)
+    return Piece(asset, clip.first_segment, end, clip.title)
 
 
 def track_mismatch(channel: Channel, asset: AssetIndex) -> str | None:
@@ -748,7 +629,7 @@ def _laid_out(
         if key not in known:
             _check_asset(plan, asset, slate.container)
 
-    slate_pieces = [_Piece(slate, 0, slate.segment_count, "")]
+    slate_pieces = [Piece(slate, 0, slate.segment_count, "")]
     if plan.filler:
         gap_kind = GroupKind.FILLER
         gap = [_clip_piece(c, assets, f"{where}: filler.{i}") for i, c in enumerate(plan.filler)]
