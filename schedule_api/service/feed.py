@@ -23,16 +23,17 @@ from schedule_api.store.plans import Reach
 
 PLAN_PAGE_SIZE = 1000
 """Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
-FEED_PAGE_BYTES = 1_048_576
+FEED_PAGE_BYTES = 262_144
 """A page of the plan feed is cut after the plan that would take it past this size (a single
-larger plan goes alone), so that neither side holds hundreds of megabytes at once, and an
-engine parses a page in one go (pydantic holds the interpreter for the whole page) in tens of
-milliseconds, not hundreds."""
+larger plan goes alone), so that neither side holds much at once: an engine parses a page in
+one go (pydantic holds the interpreter for the whole page), which for 256 kB is under 10 ms
+on an idle core (a 1 MB page took 30 to 110 ms, a stall of its own under load)."""
 PAGE_CHUNK = 50
-"""Channels read at a time while a page is filled (a 1 MB page holds 20 long plans, or a
-thousand small changes)."""
-FEED_PAGE_CACHE = 16
-"""Plan feed pages kept for the next engine asking (a page of 1,000 plans is about 3 MB)."""
+"""Channels read at a time while a page is filled (a page holds a few long plans, or a few
+hundred small changes)."""
+FEED_PAGE_CACHE = 64
+"""Plan feed pages kept for the next engine asking (at most FEED_PAGE_BYTES each): engine
+workers that start together read the same pages at about the same moment."""
 
 
 HORIZON_STEP_US = 3600 * US_PER_S
