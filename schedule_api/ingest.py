@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import re
 import signal
 import socket
+import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -196,16 +199,33 @@ def parse_pool() -> ProcessPoolExecutor:
     A thread would not do: parsing a 5 MB playlist spends whole tenths of a second inside
     single C calls that hold the GIL, which would stall the event loop as surely."""
     if not _POOL:
-        # Ctrl-C reaches the whole process group: the service stops the pool, not the signal
         _POOL.append(
             ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=get_context("spawn"),
-                initializer=signal.signal,
-                initargs=(signal.SIGINT, signal.SIG_IGN),
+                initializer=_parse_process_started,
+                initargs=(os.getpid(),),
             )
         )
     return _POOL[0]
+
+
+PARENT_CHECK_S = 1.0
+"""How often the parsing process checks that the service that started it is still there."""
+
+
+def _parse_process_started(parent: int) -> None:
+    """In the parsing process: Ctrl-C reaches the whole process group, and the service stops
+    the pool, not the signal; a service killed outright (SIGKILL, the OOM killer) cannot, so
+    the process ends by itself once its parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 async def close_parse_pool() -> None:

@@ -91,6 +91,50 @@ async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
             await asyncio.to_thread(process.wait, 10)
 
 
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _left_after(pids: set[int], timeout_s: float) -> set[int]:
+    """The processes among `pids` still running after timeout_s (or none, as soon as all
+    have ended)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+async def test_the_parsing_process_ends_when_the_service_is_killed(tmp_path: Path) -> None:
+    port, origin_port, log = free_port(), free_port(), tmp_path / "service.log"
+    service = await asyncio.to_thread(_start_service, f"sqlite:///{tmp_path}/v.db", port, log)
+    origin = await asyncio.to_thread(_start_origin, origin_port)
+    try:
+        slate = {
+            "id": "slate",
+            "title": "Slate",
+            "url": f"http://127.0.0.1:{origin_port}/slate-ts/master.m3u8",
+        }
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}/assets", json=slate) as response,
+        ):
+            assert response.status == 201  # parsed in the parsing process
+        children = _children(service.pid)
+        assert children
+        service.kill()
+        await asyncio.to_thread(service.wait, 10)
+        assert not await asyncio.to_thread(_left_after, children, 10.0)
+    finally:
+        for process in (service, origin):
+            process.kill()
+            await asyncio.to_thread(process.wait, 10)
+
+
 async def test_sqlite_keeps_every_acknowledged_write_through_sigkill(tmp_path: Path) -> None:
     await _crash_and_check(f"sqlite:///{tmp_path}/v.db", tmp_path)
 
