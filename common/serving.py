@@ -7,13 +7,18 @@
   closed after `keepalive_timeout_s` (aiohttp times both from the same moment).
 - SIGINT and SIGTERM both stop the service cleanly: the application's cleanup runs, so
   SQLite checkpoints its WAL and background jobs stop at a transaction boundary.
+- A child process (an engine worker, the ingest parser) ends when the process that started
+  it is gone (`end_with_parent`), even if that one was killed outright and could not stop it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
@@ -24,6 +29,22 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
 from common.problem import problem
+
+PARENT_CHECK_S = 1.0
+"""How often a child process checks that its parent is still there."""
+
+
+def end_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:
+    """Send this process `signum` once `parent` (the process that started it) is gone: a
+    parent that stops cleanly stops its children itself, but one killed outright (SIGKILL,
+    the OOM killer) cannot, and its children would hold their port or pipe forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os.kill(os.getpid(), signum)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class _ProblemRequestHandler(RequestHandler):

@@ -16,8 +16,6 @@ import os
 import re
 import signal
 import socket
-import threading
-import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -28,6 +26,7 @@ from aiohttp.abc import ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from common.errors import Invalid
+from common.serving import end_with_parent
 from common.text import CODECS_PATTERN, LANGUAGE_PATTERN, check_label
 from engine.errors import PlanError
 from engine.hls_vod import parse_vod, variant_urls
@@ -210,22 +209,12 @@ def parse_pool() -> ProcessPoolExecutor:
     return _POOL[0]
 
 
-PARENT_CHECK_S = 1.0
-"""How often the parsing process checks that the service that started it is still there."""
-
-
 def _parse_process_started(parent: int) -> None:
     """In the parsing process: Ctrl-C reaches the whole process group, and the service stops
-    the pool, not the signal; a service killed outright (SIGKILL, the OOM killer) cannot, so
-    the process ends by itself once its parent is gone."""
+    the pool, not the signal; a service killed outright cannot, so the process ends by itself
+    once its parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    end_with_parent(parent)
 
 
 async def close_parse_pool() -> None:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from common.clock import SystemClock
 from common.memory import freeze_long_lived_objects, tune_garbage_collector
-from common.serving import serve, start, stop_signals
+from common.serving import end_with_parent, serve, start, stop_signals
 from engine.app import create_app, load_timelines
 from engine.errors import PlanError
 from engine.settings import KEEPALIVE_TIMEOUT_S, EngineSettings, SettingsError
@@ -56,6 +56,8 @@ def _engine_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> En
 def _serve_engine(
     settings: EngineSettings, timelines: dict[str, Timeline], clock: SystemClock, reuse_port: bool
 ) -> None:
+    if reuse_port:  # a worker process: it stops when the engine's main process is gone
+        end_with_parent(os.getppid(), signal.SIGINT)
     tune_garbage_collector()
     app = create_app(settings, timelines=timelines, clock=clock, manage_memory=True)
     freeze_long_lived_objects()  # plans loaded from files, and the code itself
