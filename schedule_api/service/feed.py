@@ -7,6 +7,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from math import ceil
 
 from common.clock import Clock
 from common.instants import US_PER_S
@@ -156,14 +157,37 @@ def page_items(page: PlanPage) -> list[tuple[str, str, str]]:
     return sorted(items)
 
 
+@dataclass(slots=True)
+class ItemSize:
+    """The mean size of the feed items written lately, so that a page reads about as many
+    channels as it will hold: a page of long plans (a channel of 3-minute items is 25 kB)
+    holds ten, and reading PAGE_CHUNK of them for it would read five times what is sent. A
+    hint only: a page holds the same items whatever it says."""
+
+    mean_bytes: float = 0.0
+
+    def channels_to_read(self, room: int) -> int:
+        """Channels to read for `room` bytes of page: enough at the mean size, one more to
+        see where the page ends, at most PAGE_CHUNK."""
+        if not self.mean_bytes:
+            return PAGE_CHUNK
+        return max(1, min(PAGE_CHUNK, ceil(room / self.mean_bytes) + 1))
+
+
 async def plan_page(
-    store: Store, query: PageQuery, horizon: int, max_bytes: int | None = None
+    store: Store,
+    query: PageQuery,
+    horizon: int,
+    max_bytes: int | None = None,
+    sizes: ItemSize | None = None,
 ) -> tuple[bytes, int]:
     """A page of the plan feed as JSON, and the revision it answers for: the channels after
-    `after`, read PAGE_CHUNK at a time, until the page would pass max_bytes (FEED_PAGE_BYTES;
-    a single larger item goes alone) or holds `limit` channels. Reading in chunks keeps a
-    page of a few long plans from reading a thousand."""
+    `after`, read a chunk at a time (as many as `sizes` expects to fit, at most PAGE_CHUNK),
+    until the page would pass max_bytes (FEED_PAGE_BYTES; a single larger item goes alone)
+    or holds `limit` channels. Reading in chunks keeps a page of a few long plans from
+    reading a thousand."""
     budget = FEED_PAGE_BYTES if max_bytes is None else max_bytes
+    sizes = ItemSize() if sizes is None else sizes
     kept: dict[str, list[str]] = {"plan": [], "change": [], "deleted": []}
     revision: int | None = None
     after, size, count = query.after, 0, 0
@@ -171,7 +195,7 @@ async def plan_page(
         chunk = replace(
             query,
             after=after,
-            limit=min(PAGE_CHUNK, query.limit - count),
+            limit=min(sizes.channels_to_read(budget - size), query.limit - count),
             until=query.until if revision is None else revision,
         )
         page = await changed_plans(store, chunk, horizon)
@@ -181,6 +205,7 @@ async def plan_page(
                 return _written(revision, horizon, kept, after), revision
             kept[kind].append(text)
             size, count, after = size + len(text) + 1, count + 1, channel_id
+            sizes.mean_bytes = size / count
         if page.next_after is None:
             return _written(revision, horizon, kept, None), revision
         after = page.next_after
@@ -206,6 +231,7 @@ class FeedPages:
         self.lookahead_us = lookahead_us
         self._pages: OrderedDict[tuple[PageQuery, int, int], bytes] = OrderedDict()
         self._builds: dict[tuple[PageQuery, int, int], asyncio.Future[tuple[bytes, int]]] = {}
+        self._sizes = ItemSize()
 
     async def close(self) -> None:
         """Stop the page builds still running (their readers went away), so that no database
@@ -232,7 +258,9 @@ class FeedPages:
             return body
         build = self._builds.get(key)
         if build is None:
-            build = self._builds[key] = asyncio.ensure_future(plan_page(self.store, query, horizon))
+            build = self._builds[key] = asyncio.ensure_future(
+                plan_page(self.store, query, horizon, sizes=self._sizes)
+            )
             build.add_done_callback(lambda _: self._builds.pop(key, None))
         # shielded: a client that goes away does not cancel the build the others wait for
         built, revision = await asyncio.shield(build)

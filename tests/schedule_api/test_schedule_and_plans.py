@@ -231,10 +231,10 @@ async def test_concurrent_requests_for_one_feed_page_build_it_once(
     built = []
     plan_page = feed.plan_page
 
-    async def counted(*args: Any) -> Any:
+    async def counted(*args: Any, **hints: Any) -> Any:
         built.append(args)
         await asyncio.sleep(0.05)  # a page of 1,000 plans takes a while
-        return await plan_page(*args)
+        return await plan_page(*args, **hints)
 
     monkeypatch.setattr(feed, "plan_page", counted)
     answers = await asyncio.gather(*(api.get("/plans", params={"since": "0"}) for _ in range(4)))
