@@ -260,3 +260,16 @@ def run_cdn_stack(work: Path, replicas: int = 2) -> Iterator[CdnStack]:
 def cdn_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CdnStack]:
     with run_cdn_stack(tmp_path_factory.mktemp("cdn-stack")) as made:
         yield made
+
+
+def group_ends(group: int, seconds: float) -> bool:
+    """Whether the process group (a process and its workers) is empty within `seconds`
+    (multiprocessing's resource tracker ends just after the process)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False

@@ -5,7 +5,6 @@ picture, `/` leading to the player, a busy port in one line, and SIGTERM stoppin
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.e2e.conftest import REPO, free_port, require
+from tests.e2e.conftest import REPO, free_port, group_ends, require
 from tests.e2e.test_players import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
@@ -204,17 +203,4 @@ def test_sigterm_right_after_the_banner_leaves_no_process_behind(tmp_path: Path)
     started = _start_up(tmp_path / "data")
     started.process.send_signal(signal.SIGTERM)
     started.process.communicate(timeout=30)
-    assert _group_ends(started.process.pid, 5)
-
-
-def _group_ends(group: int, seconds: float) -> bool:
-    """Whether the process group (a process and its workers) is empty within `seconds`
-    (multiprocessing's resource tracker ends just after the process)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
+    assert group_ends(started.process.pid, 5)

@@ -13,18 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, free_port
-
-
-def _group_ends(group: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    return False
+from tests.e2e.conftest import REPO, free_port, group_ends
 
 
 def _wait_answering(url: str, seconds: float) -> None:
@@ -62,7 +51,7 @@ def test_workers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
         _wait_answering(f"http://127.0.0.1:{port}/health", 20)
         engine.kill()
         engine.wait(10)
-        assert _group_ends(engine.pid, 10)
+        assert group_ends(engine.pid, 10)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(engine.pid, signal.SIGKILL)

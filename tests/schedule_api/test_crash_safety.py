@@ -35,6 +35,12 @@ def _start_origin(port: int) -> subprocess.Popen[bytes]:
     return process
 
 
+def _slate(origin_port: int) -> dict[str, str]:
+    """The slate asset, served by the sample media origin."""
+    url = f"http://127.0.0.1:{origin_port}/slate-ts/master.m3u8"
+    return {"id": "slate", "title": "Slate", "url": url}
+
+
 async def _write_until_killed(base: str, process: subprocess.Popen[bytes]) -> list[str]:
     """Schedule events back to back; SIGKILL the service after 2 s; return the ids of the
     events that were answered 201."""
@@ -64,13 +70,8 @@ async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
     service = await asyncio.to_thread(_start_service, database_url, port, log)
     origin = await asyncio.to_thread(_start_origin, origin_port)
     try:
-        slate = {
-            "id": "slate",
-            "title": "Slate",
-            "url": f"http://127.0.0.1:{origin_port}/slate-ts/master.m3u8",
-        }
         async with aiohttp.ClientSession() as session:
-            async with session.post(f"{base}/assets", json=slate) as response:
+            async with session.post(f"{base}/assets", json=_slate(origin_port)) as response:
                 assert response.status == 201
             channel = {"id": "c", "name": "Crash", "slate": "slate"}
             async with session.post(f"{base}/channels", json=channel) as response:
@@ -114,14 +115,9 @@ async def test_the_parsing_process_ends_when_the_service_is_killed(tmp_path: Pat
     service = await asyncio.to_thread(_start_service, f"sqlite:///{tmp_path}/v.db", port, log)
     origin = await asyncio.to_thread(_start_origin, origin_port)
     try:
-        slate = {
-            "id": "slate",
-            "title": "Slate",
-            "url": f"http://127.0.0.1:{origin_port}/slate-ts/master.m3u8",
-        }
         async with (
             aiohttp.ClientSession() as session,
-            session.post(f"http://127.0.0.1:{port}/assets", json=slate) as response,
+            session.post(f"http://127.0.0.1:{port}/assets", json=_slate(origin_port)) as response,
         ):
             assert response.status == 201  # parsed in the parsing process
         children = _children(service.pid)
