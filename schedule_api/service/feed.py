@@ -27,8 +27,8 @@ PLAN_PAGE_SIZE = 1000
 FEED_PAGE_BYTES = 262_144
 """A page of the plan feed is cut after the plan that would take it past this size (a single
 larger plan goes alone), so that neither side holds much at once: an engine parses a page in
-one go (pydantic holds the interpreter for the whole page), which for 256 kB is under 10 ms
-on an idle core (a 1 MB page took 30 to 110 ms, a stall of its own under load)."""
+one go (pydantic holds the interpreter for the whole page), so the page size bounds how long
+that call keeps the engine's event loop."""
 PAGE_CHUNK = 50
 """Channels read at a time while a page is filled (a page holds a few long plans, or a few
 hundred small changes)."""
