@@ -27,11 +27,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from common.instants import US_PER_S
+from common.instants import LATEST_US, US_PER_S
 from engine import layout
 from engine.feed_format import PlanFeed, plan_feed_page
 from engine.timeline import compile_timeline
-from schedule_api.service.feed import PageQuery, changed_plans, horizon_us, page_items
+from schedule_api.service.feed import Cursor, PageQuery, changed_plans, horizon_us, page_items
 from schedule_api.store import Store
 from schedule_api.store.db import create_engine
 
@@ -53,9 +53,10 @@ async def measure(database: Path, channels: int, lookahead_h: int | None) -> dic
             stamp = database.with_suffix(".start")  # bench/realistic.py's clock
             now_us = int(stamp.read_text()) if stamp.exists() else time.time_ns() // 1000
             horizon = horizon_us(now_us, lookahead_h * 3600 * US_PER_S)
-        page = await changed_plans(store, PageQuery(0, None, "", channels), horizon)
+        page = await changed_plans(store, PageQuery(0, None, Cursor(), channels), horizon)
         read = time.perf_counter()
-        texts = [text for _, kind, text in page_items(page) if kind == "plan"]
+        whole = page_items(page, LATEST_US)  # no plan in pieces
+        texts = [item.text for item in whole if item.kind == "plan"]
         body = plan_feed_page(page.revision, horizon // 1000, texts, [], [], None)
         written = time.perf_counter()
         plans = [model.to_core() for model in PlanFeed.model_validate_json(body).plans]

@@ -24,11 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+from common.instants import LATEST_US
 from common.memory import GC_THRESHOLDS, freeze_long_lived_objects
 from engine.channels import Channels
 from engine.model import US_PER_S, AssetIndex, AssetKey, Plan
 from engine.timeline import compile_timeline
-from schedule_api.service.feed import PageQuery, changed_plans
+from schedule_api.service.feed import Cursor, PageQuery, changed_plans
 from schedule_api.store import Store
 from schedule_api.store.db import create_engine
 
@@ -42,13 +43,13 @@ async def _load(database: Path) -> tuple[list[Plan], dict[AssetKey, AssetIndex]]
     store = Store(engine)
     plans: list[Plan] = []
     try:
-        after = ""
-        while True:
-            page = await changed_plans(store, PageQuery(0, None, after, 1000))
+        after = Cursor()
+        while True:  # every block: the plans as stored
+            page = await changed_plans(store, PageQuery(0, None, after, 1000), LATEST_US)
             plans.extend(page.plans)
             if page.next_after is None:
                 break
-            after = page.next_after
+            after = Cursor(page.next_after)
         keys = set().union(*(plan.asset_keys() for plan in plans))
         assets = {key: await store.index(key) for key in keys}
     finally:

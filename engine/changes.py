@@ -13,7 +13,7 @@ same plan whatever sequence of answers brought them there.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.errors import PlanError
 from engine.model import AssetLookup, Block, Checkpoint, Plan
@@ -88,3 +88,50 @@ def check_change(change: PlanChange) -> None:
     head = change.head
     if head is not None and head.start_us != change.checkpoint.time_us:
         raise PlanError(where, "head.start", "must be the checkpoint's time")
+
+
+def _cuts(blocks: tuple[Block, ...], weight: int) -> list[int]:
+    """Where the pieces of these blocks begin: a piece ends once it holds `weight` blocks and
+    ad breaks, and never between two blocks that start at the same instant."""
+    cuts, held = [0], 0
+    for number, block in enumerate(blocks):
+        if held >= weight and block.start_us > blocks[number - 1].start_us:
+            cuts.append(number)
+            held = 0
+        held += 1 + len(block.breaks)
+    return cuts
+
+
+def _rest(first: Plan | PlanChange, blocks: tuple[Block, ...], cuts: list[int]) -> list[PlanChange]:
+    channel_id = first.channel.id if isinstance(first, Plan) else first.channel_id
+    ends = [*cuts[2:], len(blocks)]  # one longer than cuts[1:] when there is one piece
+    return [
+        PlanChange(
+            channel_id,
+            first.revision,
+            first.checkpoint,
+            None,
+            blocks[start].start_us,
+            blocks[start:end],
+        )
+        for start, end in zip(cuts[1:], ends, strict=False)
+    ]
+
+
+def plan_pieces(plan: Plan, weight: int) -> tuple[Plan, list[PlanChange]]:
+    """A whole plan in pieces of about `weight` blocks and ad breaks each (the plan feed
+    sends a long plan a piece at a time): the plan cut after its first piece, then changes
+    that each append the next ("from the next piece's first start on, the blocks are
+    these"). Applied in order to the cut plan, they give the plan."""
+    cuts = _cuts(plan.blocks, weight)
+    end = cuts[1] if len(cuts) > 1 else len(plan.blocks)
+    return replace(plan, blocks=plan.blocks[:end]), _rest(plan, plan.blocks, cuts)
+
+
+def change_pieces(change: PlanChange, weight: int) -> list[PlanChange]:
+    """A change in pieces of about `weight` blocks and ad breaks each: the change cut after
+    its first piece (its `from` and head kept), then changes that each append the next.
+    Applied in order, they make the change."""
+    cuts = _cuts(change.blocks, weight)
+    end = cuts[1] if len(cuts) > 1 else len(change.blocks)
+    return [replace(change, blocks=change.blocks[:end]), *_rest(change, change.blocks, cuts)]

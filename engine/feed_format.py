@@ -80,8 +80,10 @@ class PlanFeed(BaseModel):
     deleted: list[str] = Field(description="ids of channels deleted after `since`")
     next_after: str | None = Field(
         default=None,
-        description="more changed channels follow: ask again with the same `since`, "
-        "`until=<revision>` and `after=<next_after>`; null on the last page",
+        description="more follows: ask again with the same `since`, `until=<revision>`, "
+        "`horizon_ms` and `after=<next_after>`; null on the last page. A long plan or change "
+        "comes in pieces, each next one a change that appends to it, and a page may end "
+        "within one (`<channel id>@<µs>`)",
     )
 
 

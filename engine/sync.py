@@ -5,7 +5,9 @@ Every `interval` seconds the engine asks `CHANNELMGRAPI/plans?since=<revision>&h
 compiled; changes of plans held ("from T on the blocks are these", a moved checkpoint) are
 applied from T on (engine/changes.py); a change that cannot be applied brings the channel's
 whole plan in the same poll. Asset indexes are fetched once per asset version (they are
-immutable), 20 per request from `/asset-indexes`. What a poll brought is swapped in channel by
+immutable), 20 per request from `/asset-indexes`. A long plan comes in pieces, the first as the
+plan or change cut short and each next one as a change appending to it, possibly over several
+pages; they are applied in order like any change. What a poll brought is swapped in channel by
 channel, in slices between turns of the event loop, and its revision is reported once all of it
 is in; deleted channels are dropped. Anything that goes wrong (the service unreachable, a
 timeout, a garbage answer, a plan that does not compile) is logged and counted, and the
@@ -37,6 +39,8 @@ from engine.timeline import Timeline, compile_timeline
 
 log = logging.getLogger("vchannel.engine.sync")
 MAX_FEED_BYTES = 64 * 1_048_576
+"""The largest answer taken (a bigger one is garbage): the schedule service sends long plans
+in pieces, so its pages stay far below this however long a plan grows."""
 MAX_FEED_PAGES = 1000
 SLICE_S = 0.02
 """Compilation runs in slices of about this long between two turns of the event loop."""
@@ -266,16 +270,31 @@ class PlanSync:
         into: dict[str, Timeline],
         deleted: list[str],
     ) -> None:
-        """The whole plans of these channels, cut at the poll's horizon."""
+        """The whole plans of these channels, cut at the poll's horizon, WHOLE_BATCH channels
+        per answer, each answer's pages followed (a long plan comes in pieces). A piece that
+        cannot be applied leaves its channel as it was (asked for whole again next poll)."""
         wanted = sorted(ids)
+        pages = 0
         for start in range(0, len(wanted), WHOLE_BATCH):
-            query = urlencode(
-                [("channel", i) for i in wanted[start : start + WHOLE_BATCH]]
-                + [("horizon_ms", str(horizon_ms))]
-            )
-            page = self._page(await self._get(session, f"/plans?{query}"))
-            await self._compile(session, page.plans, into)
-            deleted.extend(page.deleted)
+            asked = [("channel", i) for i in wanted[start : start + WHOLE_BATCH]]
+            asked.append(("horizon_ms", str(horizon_ms)))
+            following: str | None = ""
+            while following is not None:
+                pages += 1
+                if pages > MAX_FEED_PAGES:
+                    raise SyncError("garbage", f"/plans: more than {MAX_FEED_PAGES} pages")
+                after = [("after", following)] if following else []
+                page = self._page(await self._get(session, f"/plans?{urlencode(asked + after)}"))
+                await self._compile(session, page.plans, into)
+                unapplied: set[str] = set()
+                await self._apply(session, page.changes, into, unapplied)
+                for channel_id in unapplied:
+                    log.error("plan of channel %r came in pieces that do not fit", channel_id)
+                    self.metrics.polls.labels("bad_plan").inc()
+                    self._diverged.add(channel_id)
+                    into.pop(channel_id, None)
+                deleted.extend(page.deleted)
+                following = page.next_after
 
     async def poll(self, session: aiohttp.ClientSession) -> None:
         """One round: fetch what changed (every page of the feed after self.revision, and
@@ -318,6 +337,8 @@ class PlanSync:
         assert revision is not None
         if whole:
             await self._fetch_whole(session, whole, horizon_ms, compiled, deleted)
+        for channel_id in deleted:  # deleted while its plan was being sent in pieces
+            compiled.pop(channel_id, None)
         await self._swap(compiled, deleted)
         self.revision = revision
         self.horizon_ms = horizon_ms

@@ -14,7 +14,13 @@ from schedule_api.http.keys import CONTEXT, FEED
 from schedule_api.http.openapi import Operation, Query
 from schedule_api.http.params import SLUG, optional_int, query_int
 from schedule_api.routes.assets import IMMUTABLE
-from schedule_api.service.feed import PLAN_PAGE_SIZE, PageQuery, asset_index_batch
+from schedule_api.service.feed import (
+    CURSOR_MARK,
+    PLAN_PAGE_SIZE,
+    Cursor,
+    PageQuery,
+    asset_index_batch,
+)
 
 MAX_WHOLE_PLANS = 100
 """Channels one GET /plans?channel=... may ask for whole."""
@@ -22,10 +28,23 @@ MAX_INDEX_KEYS = 100
 """Asset versions one GET /asset-indexes may ask for (the URL stays under 8 kB)."""
 
 
+CURSOR = rf"({SLUG})(?:{CURSOR_MARK}([0-9]{{1,16}}))?"
+"""A page cursor (`next_after`): a channel id, or one and the instant (Unix µs) of its next
+piece."""
+
+
+def _cursor(request: web.Request) -> Cursor:
+    if "after" not in request.query:
+        return Cursor()
+    after = request.query["after"]
+    matched = re.fullmatch(CURSOR, after)
+    if matched is None:
+        raise Malformed("after", f"{after[:80]!r} is not a `next_after` (<channel id>[@<µs>])")
+    resume = matched.group(2)
+    return Cursor(matched.group(1), None if resume is None else int(resume))
+
+
 async def get_plans(request: web.Request) -> web.Response:
-    after = request.query.get("after", "")
-    if "after" in request.query and not re.fullmatch(SLUG, after):
-        raise Malformed("after", f"{after[:80]!r} is not a channel id")
     channels = request.query.getall("channel", [])
     for channel in channels:
         if not re.fullmatch(SLUG, channel):
@@ -36,7 +55,7 @@ async def get_plans(request: web.Request) -> web.Response:
     query = PageQuery(
         since=query_int(request, "since", 0, 0, 10**12),
         until=optional_int(request, "until", 0, 10**12),
-        after=after,
+        after=_cursor(request),
         limit=query_int(request, "limit", PLAN_PAGE_SIZE, 1, PLAN_PAGE_SIZE),
         held_us=query_int(request, "held_ms", 0, 0, LATEST_US // 1000) * 1000,
         horizon_us=None if horizon_ms is None else horizon_ms * 1000,
@@ -89,8 +108,10 @@ OPERATIONS = (
             ),
             Query(
                 "after",
-                {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
-                "for the next page: the `next_after` of the previous page",
+                {"type": "string", "pattern": f"^{CURSOR}$"},
+                "for the next page: the `next_after` of the previous page (a channel id, or "
+                "one and the instant its next piece starts, when a long plan is sent in "
+                "pieces)",
             ),
             Query(
                 "limit",

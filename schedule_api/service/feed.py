@@ -11,7 +11,7 @@ from math import ceil
 
 from common.clock import Clock
 from common.instants import US_PER_S
-from engine.changes import PlanChange
+from engine.changes import PlanChange, change_pieces, plan_pieces
 from engine.feed_format import asset_index_batch_json, change_json, plan_feed_page
 from engine.model import AssetKey, Plan
 from engine.plan_format import PlanModel
@@ -25,13 +25,19 @@ from schedule_api.store.plans import Reach
 PLAN_PAGE_SIZE = 1000
 """Plans per page of the plan feed (an engine's cold start reads 10,000 channels in 10)."""
 FEED_PAGE_BYTES = 262_144
-"""A page of the plan feed is cut after the plan that would take it past this size (a single
-larger plan goes alone), so that neither side holds much at once: an engine parses a page in
-one go (pydantic holds the interpreter for the whole page), so the page size bounds how long
-that call keeps the engine's event loop."""
+"""A page of the plan feed is cut before the item (a plan, a change, or a piece of a long one:
+PIECE_WEIGHT) that would take it past this size (a single larger item goes alone), so that
+neither side holds much at once: an engine parses a page in one go (pydantic holds the
+interpreter for the whole page), so the page size bounds how long that call keeps the engine's
+event loop."""
 PAGE_CHUNK = 50
 """Channels read at a time while a page is filled (a page holds a few long plans, or a few
 hundred small changes)."""
+PIECE_WEIGHT = 1000
+"""A plan or change of more blocks and ad breaks than this is sent in pieces of about this
+many (a few hundred kB): the first piece as the plan or change cut short, each next one as a
+change that appends to it, so that no answer, however long the plan, is bigger than a page
+or a piece."""
 FEED_PAGE_CACHE = 64
 """Plan feed pages kept for the next engine asking (at most FEED_PAGE_BYTES each): engine
 workers that start together read the same pages at about the same moment."""
@@ -47,15 +53,34 @@ def horizon_us(now_us: int, lookahead_us: int) -> int:
     return ((now_us + lookahead_us) // HORIZON_STEP_US + 1) * HORIZON_STEP_US
 
 
+CURSOR_MARK = "@"
+"""Separates a channel id from an instant in a page cursor (channel ids never hold it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the next page of an answer begins: after channel `channel_id`, or, when
+    `resume_us` is set, within it, at its piece that starts then."""
+
+    channel_id: str = ""
+    resume_us: int | None = None
+
+    def text(self) -> str:
+        """The cursor as `next_after` and `after` write it: <id> or <id>@<resume_us>."""
+        if self.resume_us is None:
+            return self.channel_id
+        return f"{self.channel_id}{CURSOR_MARK}{self.resume_us}"
+
+
 @dataclass(frozen=True, slots=True)
 class PageQuery:
-    """One page of one answer: the changes in (since, until], channels after `after`, for an
-    engine that holds every block before held_us; `horizon_us` pins the answer's horizon
+    """One page of one answer: the changes in (since, until], channels from `after` on, for
+    an engine that holds every block before held_us; `horizon_us` pins the answer's horizon
     (later pages of one answer), `channels` asks for these channels' whole plans."""
 
     since: int
     until: int | None
-    after: str
+    after: Cursor
     limit: int
     held_us: int = 0
     horizon_us: int | None = None
@@ -107,22 +132,21 @@ async def changed_plans(store: Store, query: PageQuery, horizon: int) -> PlanPag
         if query.until is not None:
             latest = min(latest, query.until)
         extending = horizon > query.held_us
+        after = query.after.channel_id
         if query.channels:
-            listed, following = sorted(set(query.channels)), None
+            listed = sorted(i for i in set(query.channels) if i > after)[: query.limit + 1]
         elif query.since == 0 or extending:
             listed = await plan_rows.every_id(
-                connection, query.since, latest, query.after, query.limit + 1
+                connection, query.since, latest, after, query.limit + 1
             )
-            following = listed[query.limit - 1] if len(listed) > query.limit else None
-            listed = listed[: query.limit]
         elif latest > query.since:
             listed = await plan_rows.changed(
-                connection, query.since, latest, query.after, query.limit + 1, horizon
+                connection, query.since, latest, after, query.limit + 1, horizon
             )
-            following = listed[query.limit - 1] if len(listed) > query.limit else None
-            listed = listed[: query.limit]
         else:
             return PlanPage(latest, horizon, [], [], [], None)
+        following = listed[query.limit - 1] if len(listed) > query.limit else None
+        listed = listed[: query.limit]
         rows = await channel_rows.some(connection, listed)
         reaches = (
             {}
@@ -148,13 +172,58 @@ async def changed_plans(store: Store, query: PageQuery, horizon: int) -> PlanPag
     return PlanPage(latest, horizon, plans, changes, deleted, following)
 
 
-def page_items(page: PlanPage) -> list[tuple[str, str, str]]:
-    """(channel id, kind, JSON text) of each item, by channel id: kind is "plan", "change" or
-    "deleted" (the text is then the id). CPU only: runs in a worker thread."""
-    items = [(p.channel.id, "plan", PlanModel.from_core(p).model_dump_json()) for p in page.plans]
-    items += [(c.channel_id, "change", change_json(c)) for c in page.changes]
-    items += [(channel_id, "deleted", channel_id) for channel_id in page.deleted]
-    return sorted(items)
+async def resumed_plan(store: Store, query: PageQuery, horizon: int) -> PlanPage:
+    """The rest of the channel a page was cut within (query.after, with resume_us): its
+    blocks from resume_us to the horizon as a change, as the channel is now (a plan changed
+    meanwhile comes whole or as a change in the next poll, whose `since` is older)."""
+    channel_id, resume_us = query.after.channel_id, query.after.resume_us
+    assert resume_us is not None
+    async with store.read() as connection:
+        latest = await plan_rows.latest_revision(connection)
+        if query.until is not None:
+            latest = min(latest, query.until)
+        rows = await channel_rows.some(connection, [channel_id])
+        if channel_id not in rows:
+            return PlanPage(latest, horizon, [], [], [channel_id], None)
+        plans = await read_plans(
+            connection, [rows[channel_id]], from_us=resume_us, before_us=horizon
+        )
+    return PlanPage(latest, horizon, [], [_change(plans[0], None, resume_us, horizon)], [], None)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One item of a page as JSON: a plan, a change (or a piece of one) or a deleted id."""
+
+    kind: str
+    """"plan", "change" or "deleted" (the text is then the id)."""
+    text: str
+    cursor: Cursor
+    """Where the page goes on after this item: the channel's next piece, or the next channel."""
+
+
+def _items(channel_id: str, kind: str, first: str, rest: list[PlanChange]) -> list[Item]:
+    """A channel's items: its first piece (`first`, as JSON), then the changes that append
+    the others."""
+    texts = [first, *(change_json(piece) for piece in rest)]
+    kinds = [kind, *("change" for _ in rest)]
+    cursors = [*(Cursor(channel_id, piece.from_us) for piece in rest), Cursor(channel_id)]
+    return [Item(*item) for item in zip(kinds, texts, cursors, strict=True)]
+
+
+def page_items(page: PlanPage, weight: int) -> list[Item]:
+    """The items of a page by channel id, long plans and changes in pieces of about `weight`
+    blocks and ad breaks (PIECE_WEIGHT), each channel's in order. CPU only: runs in a worker
+    thread."""
+    items = {i: [Item("deleted", i, Cursor(i))] for i in page.deleted}
+    for plan in page.plans:
+        cut, rest = plan_pieces(plan, weight)
+        text = PlanModel.from_core(cut).model_dump_json()
+        items[plan.channel.id] = _items(plan.channel.id, "plan", text, rest)
+    for change in page.changes:
+        first, *rest = change_pieces(change, weight)
+        items[change.channel_id] = _items(change.channel_id, "change", change_json(first), rest)
+    return [item for channel_id in sorted(items) for item in items[channel_id]]
 
 
 @dataclass(slots=True)
@@ -181,11 +250,12 @@ async def plan_page(
     max_bytes: int | None = None,
     sizes: ItemSize | None = None,
 ) -> tuple[bytes, int]:
-    """A page of the plan feed as JSON, and the revision it answers for: the channels after
-    `after`, read a chunk at a time (as many as `sizes` expects to fit, at most PAGE_CHUNK),
-    until the page would pass max_bytes (FEED_PAGE_BYTES; a single larger item goes alone)
-    or holds `limit` channels. Reading in chunks keeps a page of a few long plans from
-    reading a thousand."""
+    """A page of the plan feed as JSON, and the revision it answers for: the rest of the
+    channel the cursor is within, then the channels after it, read a chunk at a time (as
+    many as `sizes` expects to fit, at most PAGE_CHUNK), until the page would pass max_bytes
+    (FEED_PAGE_BYTES; a single larger item goes alone) or holds `limit` items. Reading in
+    chunks keeps a page of a few long plans from reading a thousand; long plans and changes
+    come in pieces (PIECE_WEIGHT), so that a page is cut within a channel as well."""
     budget = FEED_PAGE_BYTES if max_bytes is None else max_bytes
     sizes = ItemSize() if sizes is None else sizes
     kept: dict[str, list[str]] = {"plan": [], "change": [], "deleted": []}
@@ -198,24 +268,36 @@ async def plan_page(
             limit=min(sizes.channels_to_read(budget - size), query.limit - count),
             until=query.until if revision is None else revision,
         )
-        page = await changed_plans(store, chunk, horizon)
+        if after.resume_us is None:
+            page = await changed_plans(store, chunk, horizon)
+            following = None if page.next_after is None else Cursor(page.next_after)
+        else:
+            page = await resumed_plan(store, chunk, horizon)
+            following = Cursor(after.channel_id)
         revision = page.revision if revision is None else revision
-        for channel_id, kind, text in await asyncio.to_thread(page_items, page):
-            if count and size + len(text) + 1 > budget:
+        for item in await asyncio.to_thread(page_items, page, PIECE_WEIGHT):
+            if count and size + len(item.text) + 1 > budget:
                 return _written(revision, horizon, kept, after), revision
-            kept[kind].append(text)
-            size, count, after = size + len(text) + 1, count + 1, channel_id
+            kept[item.kind].append(item.text)
+            size, count, after = size + len(item.text) + 1, count + 1, item.cursor
             sizes.mean_bytes = size / count
-        if page.next_after is None:
+        if following is None:
             return _written(revision, horizon, kept, None), revision
-        after = page.next_after
+        after = following
         if count >= query.limit:
             return _written(revision, horizon, kept, after), revision
 
 
-def _written(revision: int, horizon: int, kept: dict[str, list[str]], after: str | None) -> bytes:
+def _written(
+    revision: int, horizon: int, kept: dict[str, list[str]], after: Cursor | None
+) -> bytes:
     return plan_feed_page(
-        revision, horizon // 1000, kept["plan"], kept["change"], kept["deleted"], after
+        revision,
+        horizon // 1000,
+        kept["plan"],
+        kept["change"],
+        kept["deleted"],
+        None if after is None else after.text(),
     )
 
 

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.changes import PlanChange, Unbridgeable, apply_change, changed_plan
+from engine.changes import (
+    PlanChange,
+    Unbridgeable,
+    apply_change,
+    change_pieces,
+    changed_plan,
+    plan_pieces,
+)
 from engine.compaction import compact, compaction_point
 from engine.errors import NotOnAir
 from engine.model import US_PER_S, AssetIndex, Block, Break, Clip, Plan
@@ -136,6 +143,44 @@ def test_a_moved_checkpoint_gives_the_compacted_plan(data: st.DataObject) -> Non
     )
     applied = apply_change(held, change, keyed(case.assets))
     assert applied.groups == compile_timeline(compacted, keyed(case.assets)).groups
+
+
+def _same_timeline(applied: Timeline, whole: Timeline) -> None:
+    assert applied.plan == whole.plan
+    assert applied.groups == whole.groups
+    assert applied.group_msns == whole.group_msns
+    assert applied.breaks == whole.breaks
+    assert dict(applied.uses) == dict(whole.uses)
+
+
+@fast
+@given(st.data())
+def test_a_plan_sent_in_pieces_gives_the_whole_plan(data: st.DataObject) -> None:
+    case = data.draw(cases())
+    whole = _ordered(case)
+    first, rest = plan_pieces(whole.plan, data.draw(st.integers(1, 4)))
+    held = compile_timeline(first, keyed(case.assets))
+    for piece in rest:
+        held = apply_change(held, piece, keyed(case.assets))
+    _same_timeline(held, whole)
+
+
+@fast
+@given(st.data())
+def test_a_change_sent_in_pieces_gives_the_change(data: st.DataObject) -> None:
+    case = data.draw(cases())
+    held = _ordered(case)
+    change = data.draw(changes(held.plan, case.assets))
+    for piece in change_pieces(change, data.draw(st.integers(1, 3))):
+        held = apply_change(held, piece, keyed(case.assets))
+    _same_timeline(held, _whole(_ordered(case).plan, change, case.assets))
+
+
+def test_pieces_hold_about_the_weight_asked() -> None:
+    blocks = tuple(Block(T0 + n * US_PER_S, Clip("a"), f"e{n}") for n in range(10))
+    first, rest = plan_pieces(replace(make_plan([], slate="slate"), blocks=blocks), 4)
+    assert [len(first.blocks), *(len(piece.blocks) for piece in rest)] == [4, 4, 2]
+    assert [piece.from_us for piece in rest] == [T0 + 4 * US_PER_S, T0 + 8 * US_PER_S]
 
 
 def test_a_moved_checkpoint_without_its_program_needs_the_whole_plan() -> None:

@@ -13,10 +13,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from common.instants import format_date
+from engine import sync
 from engine.channels import Channels
 from engine.sync import PlanSync, SyncMetrics
 from schedule_api.app import create_app
-from schedule_api.http.keys import CONTEXT
+from schedule_api.http.keys import CONTEXT, FEED
+from schedule_api.service import feed
 from schedule_api.service.jobs import maintain
 from schedule_api.service.plans import compact_plan
 from tests.schedule_api.conftest import advance, fixed_clock, ingest, make_settings, now_us
@@ -98,3 +100,42 @@ async def test_a_change_to_a_channel_not_held_brings_its_whole_plan(api: TestCli
         newcomer = _engine(api)
         await newcomer.poll(session)
     _same(engine, newcomer)
+
+
+def _small_answers(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers far smaller than one channel's plan (about 1,100 blocks, 200 kB): pieces of 40
+    blocks, pages of 16 kB, and an engine that refuses any answer over 32 kB."""
+    assert api.app is not None
+    api.app[FEED]._pages.clear()
+    monkeypatch.setattr(feed, "PIECE_WEIGHT", 40)
+    monkeypatch.setattr(feed, "FEED_PAGE_BYTES", 16_384)
+    monkeypatch.setattr(sync, "MAX_FEED_BYTES", 32_768)
+
+
+async def test_plans_larger_than_any_answer_come_in_pieces(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = _engine(api)
+    engine = _engine(api)
+    async with aiohttp.ClientSession() as session:
+        await reference.poll(session)
+        _small_answers(api, monkeypatch)
+        await engine.poll(session)
+    assert engine.last_error is None
+    _same(engine, reference)
+
+
+async def test_a_whole_plan_asked_for_comes_in_pieces(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(api)
+    async with aiohttp.ClientSession() as session:
+        await engine.poll(session)
+        engine.timelines.pop("one")  # as if its plan had not compiled
+        await _event(api, "one", 120, "ts-bravo")
+        _small_answers(api, monkeypatch)
+        await engine.poll(session)
+        monkeypatch.undo()
+        reference = _engine(api)
+        await reference.poll(session)
+    _same(engine, reference)

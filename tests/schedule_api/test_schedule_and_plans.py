@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from common.instants import format_date
+from common.instants import format_date, to_us
 from engine.plan_format import AssetIndexModel, PlanModel
 from engine.render import render_media_playlist
 from engine.timeline import compile_timeline
 from engine.window import live_window
 from schedule_api.service import feed
-from tests.schedule_api.conftest import ingest, now_us
+from tests.schedule_api.conftest import ingest, now_us, problem
 
 S = 1_000_000
 
@@ -184,6 +185,42 @@ async def test_feed_pages_are_cut_by_size(
         ([], ["b"]),
         (["c"], []),
     ]
+
+
+async def test_a_page_cut_within_a_long_plan_resumes_at_its_next_piece(
+    api: TestClient, origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces of two blocks, pages of a byte: each page holds one piece, and its cursor
+    names where the next one starts; together they hold the plan."""
+    monkeypatch.setattr(feed, "FEED_PAGE_BYTES", 1)
+    monkeypatch.setattr(feed, "PIECE_WEIGHT", 2)
+    await _channel(api, origin)
+    events = [await _event(api, 60 + 30 * n) for n in range(5)]
+    pages = [await _feed(api, 0)]
+    while pages[-1]["next_after"] is not None:
+        params = {
+            "since": "0",
+            "until": str(pages[0]["revision"]),
+            "after": pages[-1]["next_after"],
+        }
+        pages.append(await (await api.get("/plans", params=params)).json())
+    starts = [
+        to_us(datetime.fromisoformat(b["start"]))
+        for c in pages[1]["changes"] + pages[2]["changes"]
+        for b in c["blocks"]
+    ]
+    assert [page["next_after"] for page in pages] == [
+        f"news@{starts[0]}",
+        f"news@{starts[2]}",
+        None,
+    ]
+    assert [b["event_id"] for p in pages[0]["plans"] for b in p["blocks"]] + [
+        b["event_id"] for page in pages for c in page["changes"] for b in c["blocks"]
+    ] == [event["id"] for event in events]
+
+
+async def test_a_malformed_page_cursor_is_a_400_naming_after(api: TestClient) -> None:
+    await problem(await api.get("/plans", params={"after": "news@soon"}), 400, "after")
 
 
 async def test_a_later_page_keeps_the_first_pages_revision(api: TestClient, origin: str) -> None:
