@@ -31,7 +31,8 @@ from common.instants import LATEST_US, US_PER_S
 from engine import layout
 from engine.feed_format import PlanFeed, plan_feed_page
 from engine.timeline import compile_timeline
-from schedule_api.service.feed import Cursor, PageQuery, changed_plans, horizon_us, page_items
+from schedule_api.domain.horizon import feed_instant_us
+from schedule_api.service.feed import Cursor, PageQuery, changed_plans, page_items
 from schedule_api.store import Store
 from schedule_api.store.db import create_engine
 
@@ -48,11 +49,11 @@ async def measure(database: Path, channels: int, lookahead_h: int | None) -> dic
     store = Store(engine)
     try:
         started = time.perf_counter()
-        horizon = 2**62  # every block: the plans as stored
+        horizon = 2**62  # the feed's instant: every block, the plans as stored
         if lookahead_h is not None:  # what an engine following the feed holds
             stamp = database.with_suffix(".start")  # bench/realistic.py's clock
             now_us = int(stamp.read_text()) if stamp.exists() else time.time_ns() // 1000
-            horizon = horizon_us(now_us, lookahead_h * 3600 * US_PER_S)
+            horizon = feed_instant_us(now_us, lookahead_h * 3600 * US_PER_S)
         page = await changed_plans(store, PageQuery(0, None, Cursor(), channels), horizon)
         read = time.perf_counter()
         whole = page_items(page, LATEST_US)  # no plan in pieces

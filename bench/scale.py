@@ -50,6 +50,7 @@ from engine.model import (
 )
 from engine.plan_format import ProfileEntryModel
 from engine.profile import profile_of
+from schedule_api.domain.horizon import horizon_offset_us
 from schedule_api.service.assets import add_version
 from schedule_api.service.scheduling import EventSpec, EventWrite, write_events
 from schedule_api.store import Store
@@ -139,6 +140,7 @@ async def _add_channel(
         subtitle_target_duration=6,
         created_us=now_us,
         updated_us=now_us,
+        horizon_offset_us=horizon_offset_us(channel_id),
     )
     async with store.write() as connection:
         await channel_rows.insert(connection, row)

@@ -68,8 +68,9 @@ class PlanFeed(BaseModel):
     revision: int = Field(description="the latest revision; pass it as `since` next time")
     horizon_ms: int = Field(
         ge=0,
-        description="plans and changes hold every block that starts before this instant (Unix "
-        "ms); pass it as `held_ms` next time",
+        description="the feed's instant (Unix ms): plans and changes hold every block that "
+        "starts before their channel's horizon, the first mark of the channel's hourly grid "
+        "after this instant; pass it as `held_ms` next time",
     )
     plans: list[PlanModel] = Field(
         description="whole plans: channels new to the engine (since=0, created, reconfigured)"

@@ -121,14 +121,15 @@ OPERATIONS = (
             Query(
                 "held_ms",
                 {"type": "integer", "minimum": 0, "maximum": LATEST_US // 1000},
-                "the `horizon_ms` of the previous answer: the engine holds every block before it "
-                "(default 0: none)",
+                "the `horizon_ms` of the previous answer: the engine holds every block before "
+                "each channel's horizon at that instant (an hour mark: before it, for every "
+                "channel; default 0: none)",
             ),
             Query(
                 "horizon_ms",
                 {"type": "integer", "minimum": 0, "maximum": LATEST_US // 1000},
                 "for the next page of one answer (or whole plans asked by `channel`): the "
-                "`horizon_ms` its first page returned",
+                "`horizon_ms` (the feed's instant) its first page returned",
             ),
             Query(
                 "channel",

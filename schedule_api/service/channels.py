@@ -14,6 +14,7 @@ from engine.profile import map_renditions, profile_of
 from engine.timeline import track_mismatch
 from schedule_api import models
 from schedule_api.domain.channels import core_channel, max_rounded_segment, request_field
+from schedule_api.domain.horizon import horizon_offset_us
 from schedule_api.store import Store
 from schedule_api.store import assets as asset_rows
 from schedule_api.store import channels as channel_rows
@@ -76,6 +77,7 @@ async def create(store: Store, body: models.ChannelCreate, now_us: int) -> Chann
         subtitle_target_duration=body.subtitle_target_duration,
         created_us=now_us,
         updated_us=now_us,
+        horizon_offset_us=horizon_offset_us(body.id),
     )
     try:
         if body.profile is not None:

@@ -10,11 +10,17 @@ from dataclasses import dataclass, replace
 from math import ceil
 
 from common.clock import Clock
-from common.instants import US_PER_S
 from engine.changes import PlanChange, change_pieces, plan_pieces
 from engine.feed_format import asset_index_batch_json, change_json, plan_feed_page
 from engine.model import AssetKey, Plan
 from engine.plan_format import PlanModel
+from schedule_api.domain.horizon import (
+    HORIZON_STEP_US,
+    channel_horizon_us,
+    feed_instant_us,
+    held_horizon_us,
+    is_feed_instant,
+)
 from schedule_api.service.plans import read_plans
 from schedule_api.store import Store
 from schedule_api.store import assets as asset_rows
@@ -41,16 +47,6 @@ or a piece."""
 FEED_PAGE_CACHE = 64
 """Plan feed pages kept for the next engine asking (at most FEED_PAGE_BYTES each): engine
 workers that start together read the same pages at about the same moment."""
-
-
-HORIZON_STEP_US = 3600 * US_PER_S
-"""The feed's horizon moves in steps of an hour: engines receive the next hour of every
-channel once an hour, not a sliver on every poll."""
-
-
-def horizon_us(now_us: int, lookahead_us: int) -> int:
-    """The feed's horizon at an instant: the first step boundary after now + lookahead."""
-    return ((now_us + lookahead_us) // HORIZON_STEP_US + 1) * HORIZON_STEP_US
 
 
 CURSOR_MARK = "@"
@@ -118,33 +114,49 @@ def _change(plan: Plan, reach: Reach | None, held_us: int, horizon: int) -> Plan
     )
 
 
-async def changed_plans(store: Store, query: PageQuery, horizon: int) -> PlanPage:
+def _cut(plan: Plan, horizon: int) -> Plan:
+    return replace(plan, blocks=tuple(b for b in plan.blocks if b.start_us < horizon))
+
+
+async def changed_plans(store: Store, query: PageQuery, instant: int) -> PlanPage:
     """The plans of the channels changed after revision `since` (up to `until`, default the
-    latest), by channel id after `after`, at most `limit`, cut at the horizon: whole for an
+    latest), or whose horizon moved past the one held, by channel id after `after`, at most
+    `limit`, each cut at its horizon at the feed's instant (domain/horizon.py): whole for an
     engine that does not hold them, as changes for one that does.
 
     The latest revision is read first: a write that commits meanwhile is either in the answer
     or after the revision returned, so the next poll gets it. Later pages of the same poll
     pass that revision as `until`; a channel changed since is read as it is now, which is only
     newer."""
+    beyond = instant + HORIZON_STEP_US  # past every channel's horizon
     async with store.read() as connection:
         latest = await plan_rows.latest_revision(connection)
         if query.until is not None:
             latest = min(latest, query.until)
-        extending = horizon > query.held_us
         after = query.after.channel_id
         if query.channels:
             listed = sorted(i for i in set(query.channels) if i > after)[: query.limit + 1]
-        elif query.since == 0 or extending:
+        elif query.since == 0:
             listed = await plan_rows.every_id(
                 connection, query.since, latest, after, query.limit + 1
             )
+        elif instant > query.held_us or not is_feed_instant(query.held_us):
+            listed = await plan_rows.changed_or_moved(
+                connection,
+                query.since,
+                latest,
+                after,
+                query.limit + 1,
+                beyond,
+                query.held_us,
+                instant,
+            )
         elif latest > query.since:
             listed = await plan_rows.changed(
-                connection, query.since, latest, after, query.limit + 1, horizon
+                connection, query.since, latest, after, query.limit + 1, beyond
             )
         else:
-            return PlanPage(latest, horizon, [], [], [], None)
+            return PlanPage(latest, instant, [], [], [], None)
         following = listed[query.limit - 1] if len(listed) > query.limit else None
         listed = listed[: query.limit]
         rows = await channel_rows.some(connection, listed)
@@ -160,21 +172,28 @@ async def changed_plans(store: Store, query: PageQuery, horizon: int) -> PlanPag
         }
         whole = [rows[i] for i in listed if i in rows and i in sent_whole]
         partial = [rows[i] for i in listed if i in rows and i not in sent_whole]
-        plans = await read_plans(connection, whole, before_us=horizon)
+        plans = await read_plans(connection, whole, before_us=beyond)
+        held = {row.id: held_horizon_us(query.held_us, row.horizon_offset_us) for row in partial}
         lowest = min(
-            [query.held_us, *(reaches[row.id].reach_us for row in partial if row.id in reaches)]
+            [*held.values(), *(reaches[row.id].reach_us for row in partial if row.id in reaches)],
+            default=0,
         )
-        changed = await read_plans(connection, partial, from_us=lowest, before_us=horizon)
+        changed = await read_plans(connection, partial, from_us=lowest, before_us=beyond)
+    horizons = {i: channel_horizon_us(instant, row.horizon_offset_us) for i, row in rows.items()}
+    plans = [_cut(plan, horizons[plan.channel.id]) for plan in plans]
     changes = [
-        _change(plan, reaches.get(plan.channel.id), query.held_us, horizon) for plan in changed
+        _change(
+            plan, reaches.get(plan.channel.id), held[plan.channel.id], horizons[plan.channel.id]
+        )
+        for plan in changed
     ]
     deleted = [i for i in listed if i not in rows]
-    return PlanPage(latest, horizon, plans, changes, deleted, following)
+    return PlanPage(latest, instant, plans, changes, deleted, following)
 
 
-async def resumed_plan(store: Store, query: PageQuery, horizon: int) -> PlanPage:
+async def resumed_plan(store: Store, query: PageQuery, instant: int) -> PlanPage:
     """The rest of the channel a page was cut within (query.after, with resume_us): its
-    blocks from resume_us to the horizon as a change, as the channel is now (a plan changed
+    blocks from resume_us to its horizon as a change, as the channel is now (a plan changed
     meanwhile comes whole or as a change in the next poll, whose `since` is older)."""
     channel_id, resume_us = query.after.channel_id, query.after.resume_us
     assert resume_us is not None
@@ -184,11 +203,12 @@ async def resumed_plan(store: Store, query: PageQuery, horizon: int) -> PlanPage
             latest = min(latest, query.until)
         rows = await channel_rows.some(connection, [channel_id])
         if channel_id not in rows:
-            return PlanPage(latest, horizon, [], [], [channel_id], None)
+            return PlanPage(latest, instant, [], [], [channel_id], None)
+        horizon = channel_horizon_us(instant, rows[channel_id].horizon_offset_us)
         plans = await read_plans(
             connection, [rows[channel_id]], from_us=resume_us, before_us=horizon
         )
-    return PlanPage(latest, horizon, [], [_change(plans[0], None, resume_us, horizon)], [], None)
+    return PlanPage(latest, instant, [], [_change(plans[0], None, resume_us, horizon)], [], None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,11 +344,12 @@ class FeedPages:
         await asyncio.gather(*builds, return_exceptions=True)
 
     def horizon(self, query: PageQuery) -> int:
-        """The answer's horizon: pinned by the query, else the feed's (never behind what the
-        engine holds)."""
+        """The answer's instant (its `horizon_ms`): pinned by the query, else the feed's,
+        never behind the instant the engine holds."""
         if query.horizon_us is not None:
             return query.horizon_us
-        return max(horizon_us(self.clock.now_us(), self.lookahead_us), query.held_us)
+        instant = feed_instant_us(self.clock.now_us(), self.lookahead_us)
+        return max(instant, query.held_us) if is_feed_instant(query.held_us) else instant
 
     async def page(self, query: PageQuery) -> bytes:
         async with self.store.read() as connection:

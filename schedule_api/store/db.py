@@ -44,6 +44,8 @@ channels = sa.Table(
     sa.Column("subtitle_target_duration", sa.Integer, nullable=False, server_default="6"),
     sa.Column("created_us", sa.BigInteger, nullable=False),
     sa.Column("updated_us", sa.BigInteger, nullable=False),
+    # schedule_api/domain/horizon.py: where the channel's plan feed horizon falls in the hour
+    sa.Column("horizon_offset_us", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 assets = sa.Table(

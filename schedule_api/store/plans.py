@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.instants import LATEST_US, US_PER_S
 from engine.compaction import CompactionPoint
+from schedule_api.domain.horizon import HORIZON_STEP_US, is_feed_instant
 from schedule_api.store import db
 from schedule_api.store.rows import ChannelRow, EventRow, typed
 
@@ -71,6 +72,44 @@ async def changed(
         .limit(limit)
     )
     return [row.channel_id for row in rows]
+
+
+def _channel_horizon(instant_us: int) -> sa.ColumnElement[int]:
+    """domain.horizon.channel_horizon_us in SQL, for every channel at once."""
+    step = sa.literal(HORIZON_STEP_US, sa.BigInteger)
+    offset = _ch.horizon_offset_us
+    return ((offset + sa.literal(instant_us, sa.BigInteger)) // step + 1) * step - offset
+
+
+async def changed_or_moved(
+    connection: AsyncConnection,
+    since: int,
+    until: int,
+    after: str,
+    limit: int,
+    before_us: int,
+    held_us: int,
+    instant_us: int,
+) -> list[str]:
+    """Ids of the channels `changed` lists, and of those whose feed horizon at instant_us is
+    beyond the one held (domain.horizon.held_horizon_us of held_us), by id after `after`, at
+    most `limit` of them."""
+    held = (
+        _channel_horizon(held_us)
+        if is_feed_instant(held_us)
+        else sa.literal(held_us, sa.BigInteger)
+    )
+    ids = sa.union(
+        sa.select(_c.channel_id.label("id"))
+        .where(_in_range(since, until) & (_c.channel_id > after))
+        .group_by(_c.channel_id)
+        .having(_whole | _moved | (_earliest < before_us)),
+        sa.select(_ch.id.label("id")).where(
+            (_ch.id > after) & (_channel_horizon(instant_us) > held)
+        ),
+    ).subquery()
+    rows = await connection.execute(sa.select(ids.c.id).order_by(ids.c.id).limit(limit))
+    return [row.id for row in rows]
 
 
 async def every_id(

@@ -53,6 +53,8 @@ class ChannelRow:
     subtitle_target_duration: int
     created_us: int
     updated_us: int
+    horizon_offset_us: int
+    """Where the plan feed's horizon marks fall for this channel (domain/horizon.py)."""
     compact_event_id: str | None = None
     compact_us: int | None = None
     compact_msn: int | None = None

@@ -5,6 +5,7 @@ plans an engine starting then receives whole."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -65,7 +66,9 @@ def _same(a: PlanSync, b: PlanSync) -> None:
     assert sorted(a.timelines) == sorted(b.timelines)
     for channel_id, timeline in a.timelines.items():
         other = b.timelines[channel_id]
-        assert timeline.plan == other.plan
+        # a plan's own revision is that of the last change sent, and a write beyond the
+        # engine's horizon is not sent (it renders nothing): it may lag the whole plan's
+        assert replace(timeline.plan, revision=0) == replace(other.plan, revision=0)
         assert timeline.groups == other.groups
         assert timeline.breaks == other.breaks
 
@@ -77,7 +80,7 @@ async def test_an_engine_following_changes_holds_what_a_new_engine_gets(api: Tes
         await follower.poll(session)
         for step in range(8):
             await _event(api, CHANNELS[step % 3], 120 + 300 * step, "ts-bravo")
-            advance(api, 1800)  # the horizon moves every other step
+            advance(api, 1800)  # each channel's horizon moves every other step
             await maintain(api.app[CONTEXT])  # rules top up
             if step == 5:
                 store = api.app[CONTEXT].store

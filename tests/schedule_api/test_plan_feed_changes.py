@@ -10,8 +10,13 @@ from aiohttp.test_utils import TestClient
 
 from common.instants import format_date, to_us
 from engine.feed_format import PlanFeed
+from schedule_api.domain.horizon import (
+    HORIZON_STEP_US,
+    channel_horizon_us,
+    feed_instant_us,
+    horizon_offset_us,
+)
 from schedule_api.http.keys import CONTEXT
-from schedule_api.service.feed import HORIZON_STEP_US, horizon_us
 from schedule_api.service.jobs import materialise_rules
 from schedule_api.service.plans import compact_plan
 from tests.schedule_api.conftest import advance, ingest, now_us
@@ -54,8 +59,9 @@ async def test_whole_plans_stop_at_the_horizon(api: TestClient, origin: str) -> 
     (plan,) = feed.plans  # its first piece; the changes append the others
     blocks = [*plan.blocks, *(block for change in feed.changes for block in change.blocks)]
     starts = [to_us(block.start) for block in blocks]
-    assert feed.horizon_ms * 1000 == horizon_us(now_us(api), LOOKAHEAD_US)
-    assert max(starts) < feed.horizon_ms * 1000 <= max(starts) + 20 * S
+    horizon = channel_horizon_us(feed.horizon_ms * 1000, horizon_offset_us("news"))
+    assert feed.horizon_ms * 1000 == feed_instant_us(now_us(api), LOOKAHEAD_US)
+    assert max(starts) < horizon <= max(starts) + 20 * S
 
 
 async def test_an_edit_comes_as_a_change_from_where_it_reaches(
@@ -84,22 +90,60 @@ async def test_a_rules_top_up_beyond_the_horizon_sends_nothing(
     assert (feed.revision > first.revision, feed.plans, feed.changes) == (True, [], [])
 
 
-async def test_a_moving_horizon_sends_every_channel_the_next_hour(
-    api: TestClient, origin: str
-) -> None:
+def _horizons(instant_ms: int, channel_ids: list[str]) -> dict[str, int]:
+    return {i: channel_horizon_us(instant_ms * 1000, horizon_offset_us(i)) for i in channel_ids}
+
+
+async def test_an_hour_later_every_channel_gets_its_next_hour(api: TestClient, origin: str) -> None:
     for channel_id in ("one", "two"):
         await _looping_channel(api, origin, channel_id)
     first = await _feed(api, since=0)
     advance(api, HORIZON_STEP_US // S)
     feed = await _feed(api, since=first.revision, held_ms=first.horizon_ms)
-    held = first.horizon_ms * 1000
-    assert feed.horizon_ms * 1000 == held + HORIZON_STEP_US
+    held = _horizons(first.horizon_ms, ["one", "two"])
+    assert feed.horizon_ms * 1000 == first.horizon_ms * 1000 + HORIZON_STEP_US
     assert [c.channel for c in feed.changes] == ["one", "two"]
     for change in feed.changes:
         starts = [to_us(block.start) for block in change.blocks]
-        assert to_us(change.from_) == held
-        assert held <= min(starts)
-        assert max(starts) < held + HORIZON_STEP_US
+        assert to_us(change.from_) == held[change.channel] <= min(starts)
+        assert max(starts) < held[change.channel] + HORIZON_STEP_US
+
+
+async def test_the_horizon_moves_for_a_few_channels_at_a_time(api: TestClient, origin: str) -> None:
+    ids = [f"ch{n}" for n in range(12)]
+    for channel_id in ids:
+        await _looping_channel(api, origin, channel_id)
+    first = await _feed(api, since=0)
+    advance(api, 20 * 60)
+    feed = await _feed(api, since=first.revision, held_ms=first.horizon_ms)
+    before, after = _horizons(first.horizon_ms, ids), _horizons(feed.horizon_ms, ids)
+    moved = [i for i in ids if after[i] != before[i]]
+    assert 0 < len(moved) < len(ids)
+    assert sorted({c.channel for c in feed.changes}) == moved
+    assert {c.channel: to_us(c.from_) for c in feed.changes if c.blocks} == {
+        i: before[i] for i in moved
+    }
+
+
+async def test_an_engine_that_followed_an_hour_aligned_feed_gets_what_it_lacks(
+    api: TestClient, origin: str
+) -> None:
+    """An engine of a release with one horizon for every channel passes that hour mark as
+    held_ms: it holds every channel's blocks before it, and gets those after it up to each
+    channel's horizon."""
+    ids = [f"ch{n}" for n in range(12)]
+    for channel_id in ids:
+        await _looping_channel(api, origin, channel_id)
+    advance(api, 1800)  # half past: half the channels' horizons are beyond the hour mark
+    first = await _feed(api, since=0)
+    hour_mark = (first.horizon_ms * 1000 // HORIZON_STEP_US + 1) * HORIZON_STEP_US
+    feed = await _feed(api, since=first.revision, held_ms=hour_mark // 1000)
+    horizons = _horizons(feed.horizon_ms, ids)
+    lacking = [i for i in ids if horizons[i] > hour_mark]
+    assert 0 < len(lacking) < len(ids)
+    assert {c.channel: to_us(c.from_) for c in feed.changes if c.blocks} == {
+        i: hour_mark for i in lacking
+    }
 
 
 async def test_a_compaction_comes_as_a_new_checkpoint_with_its_program(
