@@ -73,10 +73,11 @@ PROGRAM_ASSETS, SHORT_ASSETS = 1_500, 500
 PROGRAM_SEGMENTS, SHORT_SEGMENTS = 900, 90  # 30 minutes, 3 minutes of 2 s segments
 HISTORY_US, HORIZON_HOURS = 26 * HOUR_US, 48
 SPEED = 10.0
-"""How much faster than real time the schedule runs. The rules job keeps its 5-minute cadence
-(every 30 s here), and the engines see the horizon moves of 10 hours in an hour. At 60 times
-the rules job ran back to back without keeping its cadence, and the engine workers spent a
-good part of their CPU on horizon moves: a load 60 times what the same channels bring."""
+"""How much faster than real time the schedule runs. The rules job is due every 5 minutes of
+schedule time (30 s here; a pass over 11,000 channels takes longer, so it runs back to back),
+and the engines see the horizon moves of 10 hours in an hour. At 60 times the engine workers
+spent a good part of their CPU on horizon moves alone: a load 60 times what the same channels
+bring in real time."""
 RULES_EVERY_S = round(300 / SPEED)
 FOLLOW_S = 120
 WRK_S = 45

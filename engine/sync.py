@@ -350,8 +350,7 @@ class PlanSync:
         """Serve the new timelines and drop the deleted channels. Only what changed is
         touched, and in slices (a cold start or a service back from an outage brings every
         channel, too many to swap between two turns of the event loop); each channel changes
-        in one step, and the
-        poll's revision is reported only once all of them have."""
+        in one step, and the poll's revision is reported only once all of them have."""
         removed = [channel_id for channel_id in deleted if channel_id in self.timelines]
         if not compiled and not removed:
             return

@@ -45,6 +45,19 @@ async def _feed(api: TestClient, since: int, held_ms: int = 0) -> dict[str, Any]
     return await response.json()  # type: ignore[no-any-return]
 
 
+async def _every_page(api: TestClient) -> list[dict[str, Any]]:
+    """Every page of a cold start's answer (since=0), following `next_after`."""
+    pages = [await _feed(api, 0)]
+    while pages[-1]["next_after"] is not None:
+        params = {
+            "since": "0",
+            "until": str(pages[0]["revision"]),
+            "after": pages[-1]["next_after"],
+        }
+        pages.append(await (await api.get("/plans", params=params)).json())
+    return pages
+
+
 async def test_schedule_times_are_snapped_to_segment_boundaries(
     api: TestClient, origin: str
 ) -> None:
@@ -172,14 +185,7 @@ async def test_feed_pages_are_cut_by_size(
     for channel_id in ("a", "b", "c"):
         await _channel(api, origin, channel_id)
     await api.delete("/channels/b")
-    pages = [await (await api.get("/plans", params={"since": "0"})).json()]
-    while pages[-1]["next_after"] is not None:
-        params = {
-            "since": "0",
-            "until": str(pages[0]["revision"]),
-            "after": pages[-1]["next_after"],
-        }
-        pages.append(await (await api.get("/plans", params=params)).json())
+    pages = await _every_page(api)
     assert [([p["channel"]["id"] for p in page["plans"]], page["deleted"]) for page in pages] == [
         (["a"], []),
         ([], ["b"]),
@@ -196,14 +202,7 @@ async def test_a_page_cut_within_a_long_plan_resumes_at_its_next_piece(
     monkeypatch.setattr(feed, "PIECE_WEIGHT", 2)
     await _channel(api, origin)
     events = [await _event(api, 60 + 30 * n) for n in range(5)]
-    pages = [await _feed(api, 0)]
-    while pages[-1]["next_after"] is not None:
-        params = {
-            "since": "0",
-            "until": str(pages[0]["revision"]),
-            "after": pages[-1]["next_after"],
-        }
-        pages.append(await (await api.get("/plans", params=params)).json())
+    pages = await _every_page(api)
     starts = [
         to_us(datetime.fromisoformat(b["start"]))
         for c in pages[1]["changes"] + pages[2]["changes"]
